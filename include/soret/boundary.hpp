@@ -1,0 +1,72 @@
+#pragma once
+// Boundary conditions of one axis: what happens to a position that leaves [lo, hi), and how a
+// face index on the unfolded line maps to a face of the domain (for exact flux counting).
+//
+//   periodic   : x -> x - L floor((x-lo)/L); face k -> k mod B (face B is face 0)
+//   reflecting : the overshoot is mirrored (x < lo -> 2 lo - x, x > hi -> 2 hi - x, repeated);
+//                virtual face k -> face m = k mod 2B if m <= B, else face 2B - m with the direction
+//                reversed; the walls (faces 0 and B) are never crossed
+//   absorbing  : a walker leaving [lo, hi) is removed (counted at the side it left)
+//   free       : nothing happens; the histogram grid only covers [lo, hi)
+#include <cmath>
+#include <cstdint>
+
+#include "soret/grid.hpp"
+#include "soret/model.hpp"
+
+namespace soret {
+
+/// Position map used for evaluation points (the predictor of alpha > 0): periodic wraps,
+/// reflecting folds, absorbing and free leave x alone.
+inline double fold_position(Boundary b, double lo, double hi, double x) {
+  const double L = hi - lo;
+  if (b == Boundary::periodic) {
+    double y = x - L * std::floor((x - lo) / L);
+    return (y >= hi) ? lo : y;
+  }
+  if (b == Boundary::reflecting) {
+    double m = std::fmod(x - lo, 2 * L);
+    if (m < 0) m += 2 * L;
+    if (m > L) m = 2 * L - m;
+    return lo + m;
+  }
+  return x;
+}
+
+/// Where a face index of the unfolded line lands: face in [0, B] and direction sign (+1 same,
+/// -1 reversed), or face = -1 when the crossing is not a crossing of a real face.
+struct FaceImage {
+  std::int64_t face;
+  int sign;
+};
+
+inline FaceImage map_face(Boundary b, std::int64_t k, int B) {
+  switch (b) {
+    case Boundary::periodic: return {pos_mod(k, B), 1};
+    case Boundary::reflecting: {
+      const std::int64_t m = pos_mod(k, 2 * std::int64_t(B));
+      if (m == 0 || m == B) return {-1, 0};
+      return m < B ? FaceImage{m, 1} : FaceImage{2 * B - m, -1};
+    }
+    default: return (k >= 0 && k <= B) ? FaceImage{k, 1} : FaceImage{-1, 0};
+  }
+}
+
+/// The cell a walker ends in after the boundary acts on an unfolded cell c (periodic/reflecting).
+inline std::int64_t folded_cell(Boundary b, std::int64_t c, int B) {
+  if (b == Boundary::periodic) return pos_mod(c, B);
+  const std::int64_t m = pos_mod(c, 2 * std::int64_t(B));
+  return m < B ? m : 2 * B - 1 - m;
+}
+
+/// Moves x by ulps until lat.cell(x) == target (repairs rounding at bin edges after a fold, so
+/// that the density and the face-crossing counts agree exactly).
+inline double nudge_into_cell(const Lattice& lat, double x, std::int64_t target) {
+  for (int it = 0; it < 64 && lat.cell(x) < target; ++it) x = std::nextafter(x, INFINITY);
+  for (int it = 0; it < 64 && lat.cell(x) > target; ++it) x = std::nextafter(x, -INFINITY);
+  if (x < lat.lo) x = lat.lo;
+  if (x > lat.hi) x = lat.hi;
+  return x;
+}
+
+}  // namespace soret

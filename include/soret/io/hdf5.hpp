@@ -1,0 +1,73 @@
+#pragma once
+// A thin RAII layer over the HDF5 C API: files, groups, datasets (chunked and deflate-compressed
+// when large) and attributes. Errors become std::runtime_error.
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace soret::h5 {
+
+class Handle {
+ public:
+  Handle() = default;
+  Handle(hid_t id, herr_t (*closer)(hid_t)) : id_(id), closer_(closer) {}
+  Handle(Handle&& o) noexcept : id_(o.id_), closer_(o.closer_) { o.id_ = -1; }
+  Handle& operator=(Handle&& o) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() { close(); }
+  void close();
+  hid_t id() const { return id_; }
+  operator hid_t() const { return id_; }
+
+ private:
+  hid_t id_ = -1;
+  herr_t (*closer_)(hid_t) = nullptr;
+};
+
+Handle create_file(const std::string& path);   ///< truncates
+Handle open_file_read(const std::string& path);
+Handle create_group(hid_t loc, const std::string& name);
+Handle open_group(hid_t loc, const std::string& name);
+bool exists(hid_t loc, const std::string& path);
+
+/// Writes an n-dimensional dataset; compresses (chunked, deflate 4) when it has >= 4096 elements.
+void write(hid_t loc, const std::string& name, const std::vector<double>& v, const std::vector<hsize_t>& dims,
+           const std::string& unit = "");
+void write(hid_t loc, const std::string& name, const std::vector<std::uint64_t>& v, const std::vector<hsize_t>& dims,
+           const std::string& unit = "");
+void write(hid_t loc, const std::string& name, const std::vector<std::int64_t>& v, const std::vector<hsize_t>& dims,
+           const std::string& unit = "");
+void write(hid_t loc, const std::string& name, const std::vector<std::uint8_t>& v, const std::vector<hsize_t>& dims,
+           const std::string& unit = "");
+
+void attr(hid_t loc, const std::string& name, const std::string& v);
+void attr(hid_t loc, const std::string& name, double v);
+void attr(hid_t loc, const std::string& name, std::int64_t v);
+void attr(hid_t loc, const std::string& name, const std::vector<double>& v);
+void attr(hid_t loc, const std::string& name, const std::vector<std::int64_t>& v);
+
+std::vector<double> read_doubles(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);
+std::vector<std::uint64_t> read_u64(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);
+std::vector<std::uint8_t> read_u8(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);
+std::string read_attr_string(hid_t loc, const std::string& name);
+double read_attr_double(hid_t loc, const std::string& name);
+
+/// Writes go to PATH.tmp.<pid>; commit() renames it to PATH. If never committed, the temporary
+/// is removed, so a failed run leaves no file under the requested name.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);  ///< throws InputError("out", ...) if PATH is not writable
+  ~AtomicFile();
+  hid_t id() const { return file_.id(); }
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  Handle file_;
+  bool committed_ = false;
+};
+
+}  // namespace soret::h5

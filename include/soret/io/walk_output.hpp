@@ -1,0 +1,28 @@
+#pragma once
+// The HDF5 file of `soret walk` (schema: docs/hdf5-schema.md) and reading it back.
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "soret/init.hpp"
+#include "soret/integrator.hpp"
+#include "soret/io/hdf5.hpp"
+
+namespace soret {
+
+struct Parameter {
+  std::string name;
+  std::variant<std::string, double, std::int64_t> value;
+};
+
+/// Writes /parameters, /density, /flux, /step_stats, /moments, /absorbed, /final, /run.
+void write_walk_output(hid_t file, const WalkEngine& engine, const WalkResults& r, const std::vector<Parameter>& params);
+
+/// Common metadata: root attributes and the /h5md group (creator, version).
+void write_h5md_header(hid_t file, const std::string& command);
+
+/// Final positions (/final/position, /final/alive) of an earlier walk file; throws InputError("init").
+StoredEnsemble read_stored_ensemble(const std::string& path);
+
+}  // namespace soret

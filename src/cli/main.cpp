@@ -1,0 +1,53 @@
+// The `soret` program: dispatches to sub-commands and turns errors into one line + exit status.
+#include <boost/program_options/errors.hpp>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "soret/error.hpp"
+#include "soret/version.hpp"
+
+namespace {
+
+void usage() {
+  std::printf(
+      "soret %s: Monte Carlo of particle density under inhomogeneous random walks, and SGD as such a walk\n\n"
+      "Usage: soret <command> [options]\n\n"
+      "Commands:\n"
+      "  walk    simulate a walker ensemble; density, exact face-crossing flux, moments -> HDF5\n"
+      "  help    this text\n\n"
+      "Run 'soret <command> --help' for the options of a command.\n",
+      soret::version);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::printf("soret %s\n", soret::version);
+    return 0;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "walk") return soret::cli::walk_main(argc - 1, argv + 1);
+    std::fprintf(stderr, "soret: unknown command '%s' (try 'soret help')\n", cmd.c_str());
+    return 2;
+  } catch (const soret::InputError& e) {
+    std::fprintf(stderr, "soret %s: error: %s\n", cmd.c_str(), e.what());
+    return 2;
+  } catch (const boost::program_options::error& e) {
+    std::fprintf(stderr, "soret %s: error: %s\n", cmd.c_str(), e.what());
+    return 2;
+  } catch (const soret::NumericalError& e) {
+    std::fprintf(stderr, "soret %s: error: %s\n", cmd.c_str(), e.what());
+    return 3;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "soret %s: error: %s\n", cmd.c_str(), e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,254 @@
+// `soret walk`: options -> model, observers, initial condition -> engine -> HDF5 file + summary.
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "soret/error.hpp"
+#include "soret/integrator.hpp"
+#include "soret/io/walk_output.hpp"
+#include "soret/theory/stationary.hpp"
+#include "soret/version.hpp"
+
+namespace po = boost::program_options;
+
+namespace soret::cli {
+
+namespace {
+
+/// One value for every axis, or one per axis.
+std::vector<std::string> per_axis(const std::vector<std::string>& v, int dim, const std::string& option) {
+  if (v.size() == 1) return std::vector<std::string>(dim, v[0]);
+  if (static_cast<int>(v.size()) == dim) return v;
+  throw InputError(option, "--" + option + " must be given once, or once per axis (" + std::to_string(dim) + "), got " +
+                               std::to_string(v.size()));
+}
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+}  // namespace
+
+int walk_main(int argc, char** argv) {
+  po::options_description desc(
+      "soret walk: an ensemble of walkers under q_i <- q_i - eta g_i(q) zeta_i (+ drift)\n"
+      "Usage: soret walk [options]   (every option may also be set in an INI file given by --config)\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "print this help and exit")
+    ("config", po::value<std::string>(), "INI file with option = value lines (command line wins)")
+    ("dim", po::value<int>()->default_value(1), "number of coordinates n >= 1")
+    ("walkers", po::value<long long>()->default_value(1000000), "number of walkers")
+    ("steps", po::value<long long>()->default_value(1000), "number of steps")
+    ("eta", po::value<double>()->default_value(0.02), "step-size scale eta > 0 (a step has standard deviation eta g)")
+    ("g", po::value<std::vector<std::string>>()->composing(),
+        "step-size profile g_i(q), muParser syntax, once per axis (or once for all); variables q0..q{n-1} "
+        "(and q in 1-D), constant eta; default 1+0.5*sin(2*_pi*q_i)")
+    ("noise", po::value<std::string>()->default_value("rademacher"), "zeta law: rademacher (+-1), gaussian, uniform (unit variance)")
+    ("sign-groups", po::value<std::string>()->default_value(""), "axes sharing one zeta per step, e.g. '0,1;2' (default: each axis alone)")
+    ("convention", po::value<double>()->default_value(0.0), "alpha in [0,1]: g evaluated at q + alpha (q'-q); 0 Ito (paper), 0.5 Stratonovich, 1 anti-Ito")
+    ("drift", po::value<std::vector<std::string>>()->composing(), "deterministic displacement per step a_i(q), once per axis (or once for all)")
+    ("domain", po::value<std::vector<std::string>>()->composing(), "LO:HI per axis (or once for all); default 0:1")
+    ("boundary", po::value<std::vector<std::string>>()->composing(), "periodic | reflecting | absorbing | free, per axis (or once for all); default periodic")
+    ("init", po::value<std::string>()->default_value("uniform"), "uniform | point:X[,Y..] | gaussian:MU,SIGMA | density:EXPR | file:PATH")
+    ("hist-axes", po::value<std::string>()->default_value("0"), "histogram axes: '0' or '0,1' (flux is counted on the first)")
+    ("bins", po::value<std::string>()->default_value("100"), "bins: one value, or one per histogram axis")
+    ("density-at", po::value<std::string>()->default_value("auto"), "times of the density: 'T1,T2,..' or 'every:K' or 'none'; auto = every:steps/10")
+    ("density-avg", po::value<std::string>()->default_value(""), "also average the density over times A:B (inclusive)")
+    ("flux-windows", po::value<std::string>()->default_value("auto"), "transition ranges 'A:B,..' (steps A->A+1..B-1->B) or 'every:K' or 'none'; auto = every:steps/10")
+    ("moments-every", po::value<std::string>()->default_value("auto"), "record mean/variance every K steps (0: only at start and end); auto = steps/100")
+    ("step-stats", po::value<bool>()->default_value(true), "record the mean and mean squared step per bin")
+    ("seed", po::value<unsigned long long>()->default_value(1), "random seed")
+    ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: all); results do not depend on it")
+    ("out", po::value<std::string>()->default_value("soret-walk.h5"), "output HDF5 file (written atomically)")
+    ("quiet,q", "no progress line and no summary")
+    ("block", po::value<int>()->default_value(512), "walkers per cache block (tuning)")
+    ("chunk", po::value<int>()->default_value(256), "steps per block visit (tuning)");
+  // clang-format on
+
+  po::variables_map vm;
+  po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  if (vm.count("config")) {
+    const auto path = vm["config"].as<std::string>();
+    std::ifstream in(path);
+    if (!in) throw InputError("config", "--config: cannot read '" + path + "'");
+    po::store(po::parse_config_file(in, desc), vm);
+  }
+  po::notify(vm);
+
+  WalkModel m;
+  m.dim = vm["dim"].as<int>();
+  if (m.dim < 1 || m.dim > 64) throw InputError("dim", "--dim must be in [1, 64]");
+  m.eta = vm["eta"].as<double>();
+  if (vm.count("g")) {
+    m.g = per_axis(vm["g"].as<std::vector<std::string>>(), m.dim, "g");
+  } else {
+    for (int a = 0; a < m.dim; ++a) m.g.push_back("1+0.5*sin(2*_pi*q" + std::to_string(a) + ")");
+  }
+  if (vm.count("drift")) m.drift = per_axis(vm["drift"].as<std::vector<std::string>>(), m.dim, "drift");
+  m.noise = parse_noise(vm["noise"].as<std::string>());
+  m.groups = parse_sign_groups(vm["sign-groups"].as<std::string>(), m.dim);
+  m.alpha = vm["convention"].as<double>();
+  const auto domains = per_axis(vm.count("domain") ? vm["domain"].as<std::vector<std::string>>() : std::vector<std::string>{"0:1"}, m.dim, "domain");
+  const auto bounds = per_axis(vm.count("boundary") ? vm["boundary"].as<std::vector<std::string>>() : std::vector<std::string>{"periodic"}, m.dim, "boundary");
+  for (int a = 0; a < m.dim; ++a) {
+    AxisSpec ax = parse_domain(domains[a]);
+    ax.boundary = parse_boundary(bounds[a]);
+    m.axes.push_back(ax);
+  }
+  m.validate();
+
+  RunOptions opt;
+  const long long walkers = vm["walkers"].as<long long>(), steps = vm["steps"].as<long long>();
+  if (walkers < 1) throw InputError("walkers", "--walkers must be >= 1");
+  if (steps < 0) throw InputError("steps", "--steps must be >= 0");
+  opt.walkers = std::uint64_t(walkers);
+  opt.steps = std::uint64_t(steps);
+  opt.seed = vm["seed"].as<unsigned long long>();
+  opt.threads = vm["threads"].as<int>();
+  if (opt.threads < 0) throw InputError("threads", "--threads must be >= 0");
+  opt.block = vm["block"].as<int>();
+  if (opt.block < 1 || opt.block > 65536) throw InputError("block", "--block must be in [1, 65536]");
+  opt.chunk = vm["chunk"].as<int>();
+  if (opt.chunk < 1) throw InputError("chunk", "--chunk must be >= 1");
+  const bool quiet = vm.count("quiet") > 0;
+  opt.progress = !quiet && ::isatty(2);
+
+  ObserverPlan plan;
+  for (const auto& t : split(vm["hist-axes"].as<std::string>(), ',')) plan.hist_axes.push_back(int(parse_int(t, "hist-axes")));
+  if (plan.hist_axes.empty() || plan.hist_axes.size() > 2) throw InputError("hist-axes", "--hist-axes takes one or two axes");
+  for (int a : plan.hist_axes)
+    if (a < 0 || a >= m.dim) throw InputError("hist-axes", "--hist-axes: axis " + std::to_string(a) + " out of range for --dim " + std::to_string(m.dim));
+  auto bins = split(vm["bins"].as<std::string>(), ',');
+  if (bins.size() == 1) bins.assign(plan.hist_axes.size(), bins[0]);
+  if (bins.size() != plan.hist_axes.size()) throw InputError("bins", "--bins: give one value, or one per histogram axis");
+  for (size_t h = 0; h < bins.size(); ++h) {
+    const long long b = parse_int(bins[h], "bins");
+    if (b < 1 || b > 100000000) throw InputError("bins", "--bins must be in [1, 1e8]");
+    const auto& ax = m.axes[plan.hist_axes[h]];
+    plan.lattice.emplace_back(ax.lo, ax.hi, int(b));
+  }
+  const std::uint64_t tenth = std::max<std::uint64_t>(1, opt.steps / 10);
+  auto dens = vm["density-at"].as<std::string>();
+  if (dens == "auto") dens = "every:" + std::to_string(tenth);
+  plan.density_times = parse_times(dens, opt.steps, "density-at");
+  const auto davg = vm["density-avg"].as<std::string>();
+  if (!davg.empty()) {
+    const auto ab = split(davg, ':');
+    if (ab.size() != 2) throw InputError("density-avg", "--density-avg must be A:B");
+    const long long a = parse_int(ab[0], "density-avg"), b = parse_int(ab[1], "density-avg");
+    if (a < 0 || b < a || b > steps) throw InputError("density-avg", "--density-avg A:B needs 0 <= A <= B <= steps");
+    plan.density_avg = Window{std::uint64_t(a), std::uint64_t(b)};
+  }
+  auto fw = vm["flux-windows"].as<std::string>();
+  if (fw == "auto") fw = "every:" + std::to_string(tenth);
+  plan.flux_windows = parse_windows(fw, opt.steps, "flux-windows");
+  const auto me = vm["moments-every"].as<std::string>();
+  if (me == "auto") {
+    plan.moments_every = std::max<std::uint64_t>(1, opt.steps / 100);
+  } else {
+    const long long k = parse_int(me, "moments-every");
+    if (k < 0) throw InputError("moments-every", "--moments-every must be >= 0");
+    plan.moments_every = std::uint64_t(k);
+  }
+  plan.step_stats = vm["step-stats"].as<bool>();
+
+  const InitSpec init = InitSpec::parse(vm["init"].as<std::string>(), m.dim);
+  StoredEnsemble stored;
+  if (init.kind == InitSpec::Kind::file) {
+    stored = read_stored_ensemble(init.path);
+    if (vm["walkers"].defaulted()) opt.walkers = stored.walkers;
+  }
+
+  const std::string out = vm["out"].as<std::string>();
+  if (out.empty()) throw InputError("out", "--out must name a file");
+
+  WalkEngine engine(m, plan, init, opt, init.kind == InitSpec::Kind::file ? &stored : nullptr);
+  h5::AtomicFile file(out);  // fails early (exit 2) if the path is not writable
+  const WalkResults res = engine.run();
+
+  std::vector<Parameter> params{
+      {"dim", std::int64_t(m.dim)}, {"walkers", std::int64_t(opt.walkers)}, {"steps", std::int64_t(opt.steps)},
+      {"eta", m.eta}, {"g", join(m.g, "; ")}, {"noise", to_string(m.noise)},
+      {"sign_groups", format_sign_groups(m.groups)}, {"convention", m.alpha},
+      {"drift", join(m.drift, "; ")}, {"init", init.text},
+      {"hist_axes", vm["hist-axes"].as<std::string>()}, {"bins", vm["bins"].as<std::string>()},
+      {"density_at", dens}, {"density_avg", davg}, {"flux_windows", fw},
+      {"moments_every", std::int64_t(plan.moments_every)}, {"step_stats", std::int64_t(plan.step_stats)},
+      {"seed", std::int64_t(opt.seed)}, {"threads", std::int64_t(opt.threads)}, {"out", out},
+      {"block", std::int64_t(opt.block)}, {"chunk", std::int64_t(opt.chunk)}};
+  std::vector<std::string> dom, bnd;
+  std::vector<double> lo, hi;
+  for (const auto& a : m.axes) { lo.push_back(a.lo); hi.push_back(a.hi); bnd.push_back(to_string(a.boundary)); }
+  for (int a = 0; a < m.dim; ++a) dom.push_back(domains[a]);
+  params.push_back({"domain", join(dom, "; ")});
+  params.push_back({"boundary", join(bnd, "; ")});
+  write_walk_output(file.id(), engine, res, params);
+  {
+    auto g = h5::open_group(file.id(), "parameters");
+    h5::attr(g, "domain_lo", lo);
+    h5::attr(g, "domain_hi", hi);
+  }
+  file.commit();
+
+  if (!quiet) {
+    const double rate = res.seconds > 0 ? double(opt.walkers) * double(opt.steps) / res.seconds : 0.0;
+    std::printf("soret walk %s: %llu walkers x %llu steps, %d-D, %s noise, alpha=%g, eta=%g\n", soret::version,
+                (unsigned long long)opt.walkers, (unsigned long long)opt.steps, m.dim, to_string(m.noise).c_str(),
+                m.alpha, m.eta);
+    std::printf("  time %.2f s, %.1f M walker-steps/s\n", res.seconds, rate / 1e6);
+    const auto ge = engine.g_evaluation();
+    for (int a = 0; a < m.dim; ++a) std::printf("  g_%d = %s  [%s]\n", a, m.g[a].c_str(), ge[a].c_str());
+    std::uint64_t absorbed = 0;
+    for (int a = 0; a < m.dim; ++a) absorbed += res.absorbed_lo[a] + res.absorbed_hi[a];
+    if (m.any_boundary(Boundary::absorbing)) std::printf("  absorbed: %llu walkers\n", (unsigned long long)absorbed);
+    const size_t nt = res.moments_t.size();
+    for (int a = 0; a < m.dim && nt; ++a)
+      std::printf("  axis %d at t=%llu: mean %.6g, variance %.6g\n", a, (unsigned long long)res.moments_t[nt - 1],
+                  res.mean[(nt - 1) * m.dim + a], res.var[(nt - 1) * m.dim + a]);
+    // One-dimensional comparison with the stationary law rho ~ g^(2 alpha - 2) (zero-flux, O(eta^2)).
+    const int fa = plan.hist_axes[0];
+    const auto& ax = m.axes[fa];
+    Expression gexp(m.g[fa], m.dim, m.eta, "g");
+    const bool law_applies = plan.hist_axes.size() == 1 && !m.has_drift() && gexp.used_axes().size() <= 1 &&
+                             (gexp.used_axes().empty() || gexp.used_axes()[0] == fa) &&
+                             (ax.boundary == Boundary::periodic || ax.boundary == Boundary::reflecting) &&
+                             !res.density_t.empty() && m.dim == 1;
+    if (law_applies) {
+      const size_t last = res.density_t.size() - 1;
+      const int B = plan.lattice[0].bins;
+      const auto p = theory::stationary_bin_probabilities(gexp, ax.lo, ax.hi, B, m.alpha);
+      double chi2 = 0;
+      for (int b = 0; b < B; ++b) {
+        const double e = p[b] * double(opt.walkers), o = double(res.density_counts[last * B + b]);
+        chi2 += (o - e) * (o - e) / (e * (1 - p[b]));
+      }
+      std::printf("  density at t=%llu vs stationary law rho ~ g^(2 alpha-2): chi2/bins = %.3f over %d bins "
+                  "(about 1 when the ensemble has relaxed)\n",
+                  (unsigned long long)res.density_t[last], chi2 / B, B);
+    }
+    if (!res.windows.empty()) {
+      const auto J = res.J(res.windows.size() - 1);
+      double mx = 0;
+      for (double v : J) mx = std::max(mx, std::abs(v));
+      std::printf("  flux, window %llu:%llu: max |J| = %.3g per walker per step over %zu faces\n",
+                  (unsigned long long)res.windows.back().first, (unsigned long long)res.windows.back().second, mx,
+                  J.size());
+    }
+    std::printf("  wrote %s\n", out.c_str());
+  }
+  return 0;
+}
+
+}  // namespace soret::cli

@@ -1,0 +1,154 @@
+#include "soret/init.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "soret/error.hpp"
+#include "soret/expression.hpp"
+#include "soret/profile.hpp"
+#include "soret/rng.hpp"
+
+namespace soret {
+
+InitSpec InitSpec::parse(const std::string& s, int dim) {
+  InitSpec sp;
+  sp.text = s;
+  const auto colon = s.find(':');
+  const std::string head = s.substr(0, colon), arg = colon == std::string::npos ? "" : s.substr(colon + 1);
+  if (head == "uniform" && colon == std::string::npos) {
+    sp.kind = Kind::uniform;
+  } else if (head == "point") {
+    sp.kind = Kind::point;
+    for (const auto& t : split(arg, ',')) sp.point.push_back(parse_double(t, "init"));
+    if (sp.point.size() == 1) sp.point.assign(dim, sp.point[0]);
+    if (static_cast<int>(sp.point.size()) != dim)
+      throw InputError("init", "--init point:X needs one value or one per axis");
+  } else if (head == "gaussian") {
+    sp.kind = Kind::gaussian;
+    const auto p = split(arg, ',');
+    if (p.size() != 2) throw InputError("init", "--init gaussian:MU,SIGMA needs two numbers");
+    sp.mu = parse_double(p[0], "init");
+    sp.sigma = parse_double(p[1], "init");
+    if (!(sp.sigma > 0)) throw InputError("init", "--init gaussian: SIGMA must be > 0");
+  } else if (head == "density" && !arg.empty()) {
+    sp.kind = Kind::density;
+    sp.expr = arg;
+  } else if (head == "file" && !arg.empty()) {
+    sp.kind = Kind::file;
+    sp.path = arg;
+  } else {
+    throw InputError("init", "--init must be uniform, point:X, gaussian:MU,SIGMA, density:EXPR or file:PATH (got '" + s + "')");
+  }
+  return sp;
+}
+
+namespace {
+
+/// Applies the boundary to an initial position: returns false if the walker is absorbed.
+bool settle(const AxisSpec& a, double& x) {
+  if (x >= a.lo && x < a.hi) return true;
+  switch (a.boundary) {
+    case Boundary::periodic: {
+      const double L = a.hi - a.lo;
+      x -= L * std::floor((x - a.lo) / L);
+      if (x >= a.hi) x = a.lo;
+      return true;
+    }
+    case Boundary::reflecting: {
+      const double L = a.hi - a.lo;
+      double m = std::fmod(x - a.lo, 2 * L);
+      if (m < 0) m += 2 * L;
+      if (m > L) m = 2 * L - m;
+      x = a.lo + m;
+      return true;
+    }
+    case Boundary::absorbing: return false;
+    default: return true;
+  }
+}
+
+}  // namespace
+
+void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed, std::uint64_t n,
+                    std::vector<std::vector<double>>& x, std::vector<std::uint8_t>& alive,
+                    const StoredEnsemble* stored, int threads) {
+  const int d = m.dim;
+  x.assign(d, std::vector<double>(n));
+  alive.assign(n, 1);
+  const auto key = rng::make_key(seed, rng::Stream::walk_init);
+
+  if (spec.kind == InitSpec::Kind::file) {
+    if (!stored || stored->dim != d)
+      throw InputError("init", "--init file: the stored ensemble has dimension " +
+                                   std::to_string(stored ? stored->dim : 0) + ", the run has " + std::to_string(d));
+    if (stored->walkers != n) throw InputError("walkers", "--walkers must equal the stored ensemble size (" +
+                                                              std::to_string(stored->walkers) + ")");
+    for (std::uint64_t w = 0; w < n; ++w) {
+      for (int a = 0; a < d; ++a) x[a][w] = stored->pos[w * d + a];
+      alive[w] = stored->alive[w];
+    }
+    return;
+  }
+
+  double envelope = 0.0;
+  std::unique_ptr<Expression> dens;
+  if (spec.kind == InitSpec::Kind::density) {
+    dens = std::make_unique<Expression>(spec.expr, d, m.eta, "init");
+    std::vector<AxisRange> r;
+    for (const auto& a : m.axes) r.push_back({a.lo, a.hi});
+    FastFunction scan(*dens, r);
+    if (!scan.grid_finite() || scan.grid_min() < 0)
+      throw InputError("init", "--init density: the expression must be finite and >= 0 on the domain");
+    if (!(scan.grid_max() > 0)) throw InputError("init", "--init density: the expression is zero on the domain");
+    envelope = 1.25 * scan.grid_max();
+  }
+
+  bool envelope_exceeded = false;
+  std::string eval_error;
+#pragma omp parallel num_threads(threads)
+  {
+    std::unique_ptr<Expression> local = dens ? dens->clone() : nullptr;
+    std::vector<double> q(d);
+#pragma omp for schedule(static)
+    for (std::int64_t w = 0; w < std::int64_t(n); ++w) {
+      rng::CounterStream rs(key, std::uint64_t(w), 0);
+      switch (spec.kind) {
+        case InitSpec::Kind::uniform:
+          for (int a = 0; a < d; ++a) q[a] = m.axes[a].lo + (m.axes[a].hi - m.axes[a].lo) * rs.uniform();
+          break;
+        case InitSpec::Kind::point:
+          for (int a = 0; a < d; ++a) q[a] = spec.point[a];
+          break;
+        case InitSpec::Kind::gaussian:
+          for (int a = 0; a < d; ++a) q[a] = spec.mu + spec.sigma * rs.normal();
+          break;
+        case InitSpec::Kind::density:
+          for (int tries = 0;; ++tries) {
+            for (int a = 0; a < d; ++a) q[a] = m.axes[a].lo + (m.axes[a].hi - m.axes[a].lo) * rs.uniform();
+            const double f = (*local)(q.data());
+            if (!(f <= envelope)) {
+#pragma omp critical
+              envelope_exceeded = true;
+              break;
+            }
+            if (rs.uniform() * envelope < f) break;
+            if (tries > 100000000) break;
+          }
+          break;
+        default: break;
+      }
+      bool live = true;
+      for (int a = 0; a < d; ++a) live = settle(m.axes[a], q[a]) && live;
+      for (int a = 0; a < d; ++a) x[a][w] = q[a];
+      alive[w] = live ? 1 : 0;
+    }
+  }
+  if (envelope_exceeded)
+    throw InputError("init", "--init density: the density exceeds 1.25x its grid maximum somewhere; it is too "
+                             "sharply peaked to sample by rejection on this grid");
+}
+
+}  // namespace soret

@@ -1,0 +1,201 @@
+#include "soret/io/hdf5.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "soret/error.hpp"
+
+namespace soret::h5 {
+
+namespace {
+void check(herr_t e, const std::string& what) {
+  if (e < 0) throw std::runtime_error("HDF5: " + what);
+}
+hid_t checked(hid_t id, const std::string& what) {
+  if (id < 0) throw std::runtime_error("HDF5: " + what);
+  return id;
+}
+struct Silence {  // HDF5 prints its error stack by default; we report errors ourselves
+  Silence() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+};
+const Silence silence;
+
+template <typename T>
+void write_impl(hid_t loc, const std::string& name, const T* data, const std::vector<hsize_t>& dims, hid_t type,
+                const std::string& unit) {
+  hsize_t n = 1;
+  for (auto d : dims) n *= d;
+  Handle space(checked(H5Screate_simple(int(dims.size()), dims.data(), nullptr), "dataspace " + name), H5Sclose);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (n >= 4096 && !dims.empty()) {
+    std::vector<hsize_t> chunk(dims);
+    // Chunks of about 64k elements, along the last dimensions.
+    hsize_t total = 1;
+    for (size_t i = chunk.size(); i-- > 0;) {
+      chunk[i] = std::max<hsize_t>(1, std::min<hsize_t>(dims[i], 65536 / std::max<hsize_t>(total, 1)));
+      total *= chunk[i];
+    }
+    check(H5Pset_chunk(dcpl, int(chunk.size()), chunk.data()), "chunk " + name);
+    check(H5Pset_shuffle(dcpl), "shuffle " + name);
+    check(H5Pset_deflate(dcpl, 4), "deflate " + name);
+  }
+  Handle ds(checked(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), "create " + name),
+            H5Dclose);
+  if (n > 0) check(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "write " + name);
+  if (!unit.empty()) attr(ds, "unit", unit);
+}
+
+template <typename T>
+std::vector<T> read_impl(hid_t loc, const std::string& name, hid_t type, std::vector<hsize_t>* dims) {
+  Handle ds(checked(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "open " + name), H5Dclose);
+  Handle space(H5Dget_space(ds), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> d(std::max(rank, 0));
+  H5Sget_simple_extent_dims(space, d.data(), nullptr);
+  hsize_t n = 1;
+  for (auto x : d) n *= x;
+  std::vector<T> out(n);
+  if (n > 0) check(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "read " + name);
+  if (dims) *dims = d;
+  return out;
+}
+}  // namespace
+
+Handle& Handle::operator=(Handle&& o) noexcept {
+  if (this != &o) {
+    close();
+    id_ = o.id_;
+    closer_ = o.closer_;
+    o.id_ = -1;
+  }
+  return *this;
+}
+
+void Handle::close() {
+  if (id_ >= 0 && closer_) closer_(id_);
+  id_ = -1;
+}
+
+Handle create_file(const std::string& path) {
+  return Handle(checked(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "create " + path), H5Fclose);
+}
+Handle open_file_read(const std::string& path) {
+  return Handle(checked(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path), H5Fclose);
+}
+Handle create_group(hid_t loc, const std::string& name) {
+  return Handle(checked(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "group " + name), H5Gclose);
+}
+Handle open_group(hid_t loc, const std::string& name) {
+  return Handle(checked(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), "open group " + name), H5Gclose);
+}
+bool exists(hid_t loc, const std::string& path) {
+  // Check each component so that a missing parent is not an error.
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    const size_t next = path.find('/', pos + 1);
+    cur = path.substr(0, next);
+    if (!cur.empty() && cur != "/" && H5Lexists(loc, cur.c_str(), H5P_DEFAULT) <= 0) return false;
+    pos = next;
+  }
+  return true;
+}
+
+void write(hid_t loc, const std::string& name, const std::vector<double>& v, const std::vector<hsize_t>& dims,
+           const std::string& unit) {
+  write_impl(loc, name, v.data(), dims, H5T_NATIVE_DOUBLE, unit);
+}
+void write(hid_t loc, const std::string& name, const std::vector<std::uint64_t>& v, const std::vector<hsize_t>& dims,
+           const std::string& unit) {
+  write_impl(loc, name, v.data(), dims, H5T_NATIVE_UINT64, unit);
+}
+void write(hid_t loc, const std::string& name, const std::vector<std::int64_t>& v, const std::vector<hsize_t>& dims,
+           const std::string& unit) {
+  write_impl(loc, name, v.data(), dims, H5T_NATIVE_INT64, unit);
+}
+void write(hid_t loc, const std::string& name, const std::vector<std::uint8_t>& v, const std::vector<hsize_t>& dims,
+           const std::string& unit) {
+  write_impl(loc, name, v.data(), dims, H5T_NATIVE_UINT8, unit);
+}
+
+void attr(hid_t loc, const std::string& name, const std::string& v) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type, std::max<size_t>(1, v.size()));
+  H5Tset_strpad(type, H5T_STR_NULLPAD);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle a(checked(H5Acreate2(loc, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "attr " + name), H5Aclose);
+  const std::string s = v.empty() ? std::string(1, '\0') : v;
+  check(H5Awrite(a, type, s.data()), "attr " + name);
+}
+void attr(hid_t loc, const std::string& name, double v) { attr(loc, name, std::vector<double>{v}); }
+void attr(hid_t loc, const std::string& name, std::int64_t v) { attr(loc, name, std::vector<std::int64_t>{v}); }
+void attr(hid_t loc, const std::string& name, const std::vector<double>& v) {
+  const hsize_t n = v.size();
+  Handle space(n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle a(checked(H5Acreate2(loc, name.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT), "attr " + name), H5Aclose);
+  check(H5Awrite(a, H5T_NATIVE_DOUBLE, v.data()), "attr " + name);
+}
+void attr(hid_t loc, const std::string& name, const std::vector<std::int64_t>& v) {
+  const hsize_t n = v.size();
+  Handle space(n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle a(checked(H5Acreate2(loc, name.c_str(), H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT), "attr " + name), H5Aclose);
+  check(H5Awrite(a, H5T_NATIVE_INT64, v.data()), "attr " + name);
+}
+
+std::vector<double> read_doubles(hid_t loc, const std::string& name, std::vector<hsize_t>* dims) {
+  return read_impl<double>(loc, name, H5T_NATIVE_DOUBLE, dims);
+}
+std::vector<std::uint64_t> read_u64(hid_t loc, const std::string& name, std::vector<hsize_t>* dims) {
+  return read_impl<std::uint64_t>(loc, name, H5T_NATIVE_UINT64, dims);
+}
+std::vector<std::uint8_t> read_u8(hid_t loc, const std::string& name, std::vector<hsize_t>* dims) {
+  return read_impl<std::uint8_t>(loc, name, H5T_NATIVE_UINT8, dims);
+}
+
+std::string read_attr_string(hid_t loc, const std::string& name) {
+  Handle a(checked(H5Aopen(loc, name.c_str(), H5P_DEFAULT), "attr " + name), H5Aclose);
+  Handle type(H5Aget_type(a), H5Tclose);
+  const size_t n = H5Tget_size(type);
+  std::string s(n, '\0');
+  Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(mem, n);
+  H5Tset_strpad(mem, H5T_STR_NULLPAD);
+  check(H5Aread(a, mem, s.data()), "read attr " + name);
+  while (!s.empty() && s.back() == '\0') s.pop_back();
+  return s;
+}
+double read_attr_double(hid_t loc, const std::string& name) {
+  Handle a(checked(H5Aopen(loc, name.c_str(), H5P_DEFAULT), "attr " + name), H5Aclose);
+  double v = 0;
+  check(H5Aread(a, H5T_NATIVE_DOUBLE, &v), "read attr " + name);
+  return v;
+}
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  tmp_ = path_ + ".tmp." + std::to_string(::getpid());
+  const hid_t id = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) throw InputError("out", "--out: cannot write '" + path_ + "'");
+  file_ = Handle(id, H5Fclose);
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) {
+    file_.close();
+    std::remove(tmp_.c_str());
+  }
+}
+
+void AtomicFile::commit() {
+  check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + tmp_);
+  file_.close();
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    std::remove(tmp_.c_str());
+    throw std::runtime_error("cannot rename " + tmp_ + " to " + path_);
+  }
+  committed_ = true;
+}
+
+}  // namespace soret::h5

@@ -1,0 +1,150 @@
+#include "soret/profile.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace soret {
+
+namespace {
+void track(double v, double& mn, double& mx, bool& finite) {
+  if (!std::isfinite(v)) { finite = false; return; }
+  mn = std::min(mn, v);
+  mx = std::max(mx, v);
+}
+}  // namespace
+
+FastFunction::FastFunction(const Expression& exact, const std::vector<AxisRange>& ranges, int max_table) {
+  fmin_ = std::numeric_limits<double>::infinity();
+  fmax_ = -fmin_;
+  const auto& used = exact.used_axes();
+  if (used.empty()) {
+    std::vector<double> q(exact.dim(), 0.0);
+    c_ = exact(q.data());
+    kind_ = Kind::constant;
+    track(c_, fmin_, fmax_, finite_);
+    return;
+  }
+  if (used.size() == 1 && std::isfinite(ranges[used[0]].lo) && std::isfinite(ranges[used[0]].hi)) {
+    build_table(exact, ranges, max_table);
+    if (kind_ == Kind::table) return;
+  }
+  kind_ = Kind::general;
+  scan_general(exact, ranges);
+}
+
+void FastFunction::build_table(const Expression& exact, const std::vector<AxisRange>& ranges, int max_table) {
+  axis_ = exact.used_axes()[0];
+  lo_ = ranges[axis_].lo;
+  const double width = ranges[axis_].hi - lo_;
+  std::vector<double> q(exact.dim(), 0.0);
+  auto f = [&](double x) { q[axis_] = x; return exact(q.data()); };
+  for (int T = 64; T <= max_table; T *= 2) {
+    const double h = width / T;
+    std::vector<double> coef(size_t(T) * 4);
+    double err = 0.0, fmax_abs = 0.0, mn = std::numeric_limits<double>::infinity(), mx = -mn;
+    bool finite = true;
+    double f0 = f(lo_);
+    for (int j = 0; j < T; ++j) {
+      const double x0 = lo_ + j * h;
+      const double f1 = f(x0 + h / 3), f2 = f(x0 + 2 * h / 3);
+      const double f3 = (j + 1 == T) ? f(lo_ + width) : f(lo_ + (j + 1) * h);
+      for (double v : {f0, f1, f2, f3}) { track(v, mn, mx, finite); fmax_abs = std::max(fmax_abs, std::abs(v)); }
+      // Newton differences on v = 3u in {0,1,2,3}, expanded to the power basis in u.
+      const double d1 = f1 - f0, d2 = f2 - 2 * f1 + f0, d3 = f3 - 3 * f2 + 3 * f1 - f0;
+      double* a = &coef[size_t(j) * 4];
+      a[0] = f0;
+      a[1] = 3 * (d1 - d2 / 2 + d3 / 3);
+      a[2] = 9 * (d2 / 2 - d3 / 2);
+      a[3] = 27 * (d3 / 6);
+      for (double u : {1.0 / 6, 0.5, 5.0 / 6}) {
+        const double ex = f(x0 + u * h);
+        track(ex, mn, mx, finite);
+        const double p = ((a[3] * u + a[2]) * u + a[1]) * u + a[0];
+        err = std::max(err, std::abs(p - ex));
+      }
+      f0 = f3;
+    }
+    fmin_ = mn; fmax_ = mx; finite_ = finite;
+    if (!finite) { kind_ = Kind::general; return; }  // the caller reports the bad value
+    if (err <= 1e-11 * std::max(fmax_abs, 1e-3)) {
+      kind_ = Kind::table;
+      T_ = T;
+      inv_h_ = T / width;
+      coef_ = std::move(coef);
+      err_ = err;
+      return;
+    }
+  }
+  kind_ = Kind::general;  // not smooth enough for a small table: evaluate exactly
+}
+
+void FastFunction::scan_general(const Expression& exact, const std::vector<AxisRange>& ranges) {
+  // A regular grid over the used axes, about 2^16 points in all.
+  const auto& used = exact.used_axes();
+  const int per_axis = std::max(3, static_cast<int>(std::pow(65536.0, 1.0 / used.size())));
+  std::vector<double> q(exact.dim(), 0.0);
+  for (size_t k = 0; k < ranges.size(); ++k)
+    q[k] = std::isfinite(ranges[k].lo) ? ranges[k].lo : 0.0;
+  std::vector<int> idx(used.size(), 0);
+  finite_ = true;
+  while (true) {
+    for (size_t u = 0; u < used.size(); ++u) {
+      const auto& r = ranges[used[u]];
+      const double lo = std::isfinite(r.lo) ? r.lo : -1.0, hi = std::isfinite(r.hi) ? r.hi : 1.0;
+      q[used[u]] = lo + (hi - lo) * idx[u] / (per_axis - 1);
+    }
+    track(exact(q.data()), fmin_, fmax_, finite_);
+    size_t u = 0;
+    while (u < used.size() && ++idx[u] == per_axis) idx[u++] = 0;
+    if (u == used.size()) break;
+  }
+}
+
+std::string FastFunction::kind_name() const {
+  switch (kind_) {
+    case Kind::constant: return "constant";
+    case Kind::table: return "cubic-table";
+    default: return "exact";
+  }
+}
+
+void FastFunction::eval(const double* const* x, int n, double* __restrict out, const Expression& exact) const {
+  switch (kind_) {
+    case Kind::constant:
+      std::fill_n(out, n, c_);
+      return;
+    case Kind::table: {
+      const double* __restrict xa = x[axis_];
+      const double* __restrict cf = coef_.data();
+      const double lo = lo_, ih = inv_h_;
+      const int T = T_;
+      int outside = 0;
+      for (int i = 0; i < n; ++i) {
+        const double y = (xa[i] - lo) * ih;
+        outside |= (y < 0.0) | (y > double(T));
+        int j = static_cast<int>(y);
+        j = std::clamp(j, 0, T - 1);
+        const double u = y - j;
+        const double* a = cf + 4 * j;
+        out[i] = ((a[3] * u + a[2]) * u + a[1]) * u + a[0];
+      }
+      if (outside) {
+        std::vector<double> q(exact.dim(), 0.0);
+        for (int i = 0; i < n; ++i) {
+          const double y = (xa[i] - lo) * ih;
+          if (!(y >= 0.0 && y <= double(T))) {
+            for (int k = 0; k < exact.dim(); ++k) q[k] = x[k][i];
+            out[i] = exact(q.data());
+          }
+        }
+      }
+      return;
+    }
+    case Kind::general:
+      exact.eval_bulk(x, n, out);
+      return;
+  }
+}
+
+}  // namespace soret

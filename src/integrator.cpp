@@ -179,7 +179,10 @@ struct WalkEngine::Impl {
   bool boundary_slow(int a, double& xu, std::int64_t c0, bool flux_axis, bool count, int seg,
                      ThreadAccumulator& acc, std::int64_t& newcell, std::uint64_t walker, std::uint64_t t) const {
     const AxisSpec& ax = M.axes[a];
-    if (!std::isfinite(xu)) {
+    // A non-finite position, or a single step over more than 1e8 bins, is a blow-up: recorded
+    // here (no exception may leave the parallel region) and reported after the chunk.
+    const bool runaway = flux_axis && std::isfinite(xu) && std::abs(double(lat0.cell(xu) - c0)) > 1e8;
+    if (!std::isfinite(xu) || runaway) {
       if (!acc.blowup || t < acc.blowup_t) {
         acc.blowup = true; acc.blowup_t = t; acc.blowup_walker = walker; acc.blowup_axis = a;
       }
@@ -190,20 +193,7 @@ struct WalkEngine::Impl {
     if (flux_axis) {
       c1 = lat0.cell(xu);
       if (count && c1 != c0) {
-        const std::int64_t d = c1 - c0;
-        if (d > 100000000 || d < -100000000)
-          throw NumericalError("a single step crossed more than 1e8 bins (walker " + std::to_string(walker) +
-                               ", step " + std::to_string(t) + "); is --eta too large?");
-        std::int64_t* plus = &acc.plus[size_t(seg) * (nf + 1)];
-        std::int64_t* minus = &acc.minus[size_t(seg) * (nf + 1)];
-        const int dir = d > 0 ? 1 : -1;
-        for (std::int64_t k = (d > 0 ? c0 + 1 : c1 + 1), e = (d > 0 ? c1 : c0); k <= e; ++k) {
-          const FaceImage im = map_face(ax.boundary, k, B0);
-          if (im.face < 0) continue;
-          std::int64_t* D = (dir * im.sign > 0) ? plus : minus;
-          ++D[im.face];
-          --D[im.face + 1];
-        }
+        count_crossings(ax.boundary, B0, c0, c1, &acc.plus[size_t(seg) * (nf + 1)], &acc.minus[size_t(seg) * (nf + 1)]);
       }
     }
     switch (ax.boundary) {
@@ -426,7 +416,7 @@ WalkResults WalkEngine::run() {
     const Lattice& l = plan_.lattice[0];
     const double zmax = model_.noise == Noise::rademacher ? 1.0 : (model_.noise == Noise::uniform ? std::sqrt(3.0) : 3.0);
     const double cells = model_.eta * g_fast_[im.fa].grid_max() * zmax * l.inv_h;
-    pair_k = std::clamp(int(std::ceil(cells)) + 1, 1, 8);
+    pair_k = opt_.flux_pair_k >= 0 ? opt_.flux_pair_k : std::clamp(int(std::ceil(cells)) + 1, 1, 8);
     const double bytes = double(plan_.segments.size()) * l.bins * (2 * pair_k + 1) * 8.0 * threads;
     if (bytes > 1.0e9) pair_k = 0;  // too many windows x bins: count every crossing on the exact slow path
   }
@@ -547,7 +537,7 @@ WalkResults WalkEngine::run() {
         first.init(plan_, model_.dim, pair_k);
         for (const auto& b : acc) first.add(b);
         throw NumericalError("numerical blow-up: walker " + std::to_string(first.blowup_walker) +
-                             " has a non-finite position on axis " + std::to_string(first.blowup_axis) + " at step " +
+                             " has a non-finite (or runaway) position on axis " + std::to_string(first.blowup_axis) + " at step " +
                              std::to_string(first.blowup_t + 1) + " (check --g, --drift and --eta)");
       }
     t0 = t1;

@@ -27,7 +27,7 @@ FastFunction::FastFunction(const Expression& exact, const std::vector<AxisRange>
   }
   if (used.size() == 1 && std::isfinite(ranges[used[0]].lo) && std::isfinite(ranges[used[0]].hi)) {
     build_table(exact, ranges, max_table);
-    if (kind_ == Kind::table) return;
+    if (kind_ == Kind::table || !finite_) return;  // a non-finite value on the grid is reported by the caller
   }
   kind_ = Kind::general;
   scan_general(exact, ranges);

@@ -52,6 +52,23 @@ inline FaceImage map_face(Boundary b, std::int64_t k, int B) {
   }
 }
 
+/// Counts the faces crossed by a move from cell c0 to the unfolded cell c1 into difference arrays
+/// (faces + 1 entries each; crossings of face k = sum_{j<=k} D[j]): every face of the unfolded
+/// path is mapped through the boundary (periodic wrap, mirror with reversed direction, or dropped).
+inline void count_crossings(Boundary b, int B, std::int64_t c0, std::int64_t c1, std::int64_t* d_plus,
+                            std::int64_t* d_minus) {
+  if (c1 == c0) return;
+  const int dir = c1 > c0 ? 1 : -1;
+  const std::int64_t first = dir > 0 ? c0 + 1 : c1 + 1, last = dir > 0 ? c1 : c0;
+  for (std::int64_t k = first; k <= last; ++k) {
+    const FaceImage im = map_face(b, k, B);
+    if (im.face < 0) continue;
+    std::int64_t* D = (dir * im.sign > 0) ? d_plus : d_minus;
+    ++D[im.face];
+    --D[im.face + 1];
+  }
+}
+
 /// The cell a walker ends in after the boundary acts on an unfolded cell c (periodic/reflecting).
 inline std::int64_t folded_cell(Boundary b, std::int64_t c, int B) {
   if (b == Boundary::periodic) return pos_mod(c, B);

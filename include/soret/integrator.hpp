@@ -28,6 +28,7 @@ struct RunOptions {
   bool progress = false; ///< progress line with ETA on stderr
   int block = 512;       ///< walkers per block
   int chunk = 256;       ///< steps per block visit
+  int flux_pair_k = -1;  ///< fast-path jump range in cells for flux counting (-1: auto; 0: all exact slow path)
 };
 
 class WalkEngine {

@@ -299,8 +299,10 @@ struct WalkEngine::Impl {
         double* __restrict dx = s.dx[a].data();
         if (has_drift)
           for (int i = 0; i < n; ++i) { dx[i] = dr[i] - eta * g[i] * z[i]; xu[i] = x[i] + dx[i]; }
-        else
+        else if (P.step_stats)
           for (int i = 0; i < n; ++i) { dx[i] = -eta * g[i] * z[i]; xu[i] = x[i] + dx[i]; }
+        else
+          for (int i = 0; i < n; ++i) xu[i] = x[i] - eta * g[i] * z[i];
         if (has_absorb)
           for (int i = 0; i < n; ++i) if (!s.alive[i]) { xu[i] = x[i]; dx[i] = 0.0; }
       }
@@ -359,38 +361,50 @@ struct WalkEngine::Impl {
         int nslow = 0;
         int* slow = s.slow.data();
         const int K = acc.pair_k, W = 2 * K + 1;
-        if (count) {
-          std::uint64_t* __restrict P = acc.pairs.data();
+        // In the common case (one histogram axis, no absorption, no time average) the density of
+        // time t+1 is counted in the same pass.
+        const bool fuse = slot_after[k] >= 0 && !avg_after[k] && h1 < 0 && !has_absorb;
+        std::uint32_t* __restrict dens = fuse ? &acc.density[size_t(slot_after[k]) * nbins] : nullptr;
+        std::uint32_t dsink = 0;
+        // slow[] holds (i << 1 | inside): walkers that need the exact path; `inside` marks those
+        // that stayed in the domain (already counted in the density).
+        auto pass = [&](auto fuse_c) {
+          constexpr bool F = decltype(fuse_c)::value;
+          std::uint64_t* __restrict P = count ? acc.pairs.data() : nullptr;
           const std::int64_t sink = std::int64_t(acc.pairs.size()) - 1;
-          const std::int64_t base = std::int64_t(seg) * B0 * W + K;
+          const std::int64_t base = std::int64_t(std::max(seg, 0)) * B0 * W + K;
           for (int i = 0; i < n; ++i) {
             const double v = xu[i];
-            const std::int64_t a = c0[i], d = c1[i] - a;
-            const bool ok = (v >= flo) & (v < fhi) & (a >= 0) & (a < B0) & (d >= -K) & (d <= K) &
-                            (!has_absorb || s.alive[i]);
-            P[ok ? base + a * W + d : sink] += 1;
-            slow[nslow] = i;
+            const std::int64_t a = c0[i], c = c1[i], d = c - a;
+            const bool in = (v >= flo) & (v < fhi) & (a >= 0) & (a < B0) & (!has_absorb || s.alive[i]);
+            const bool ok = in & (!count | ((d >= -K) & (d <= K)));
+            if (count) P[ok ? base + a * W + d : sink] += 1;
+            if constexpr (F) ++*(in ? dens + c : &dsink);
+            slow[nslow] = (i << 1) | int(in);
             nslow += !ok;
           }
-        } else {
-          for (int i = 0; i < n; ++i) {
-            const double v = xu[i];
-            const bool ok = (v >= flo) & (v < fhi) & (c0[i] >= 0) & (c0[i] < B0) & (!has_absorb || s.alive[i]);
-            slow[nslow] = i;
-            nslow += !ok;
-          }
-        }
+        };
+        if (fuse) pass(std::true_type{}); else pass(std::false_type{});
+        std::uint64_t outside = 0;
         for (int j = 0; j < nslow; ++j) {
-          const int i = slow[j];
+          const int i = slow[j] >> 1;
+          const bool was_in = slow[j] & 1;
           if (has_absorb && !s.alive[i]) { c1[i] = c0[i]; continue; }
           if (!boundary_slow(fa, xu[i], c0[i], true, count, seg, acc, c1[i], w0 + i, t)) {
             s.alive[i] = 0;
             c1[i] = -1;
+            continue;
+          }
+          if (fuse && !was_in) {
+            if (c1[i] >= 0 && c1[i] < B0) ++dens[c1[i]]; else ++outside;
           }
         }
+        if (fuse) acc.outside[slot_after[k]] += outside;
       }
       std::swap(s.x, s.xu);
-      if (slot_after[k] >= 0 || avg_after[k]) record_density(s, s.cell1.data(), slot_after[k], avg_after[k], acc);
+      const bool fused = slot_after[k] >= 0 && !avg_after[k] && h1 < 0 && !has_absorb;
+      if ((slot_after[k] >= 0 || avg_after[k]) && !fused)
+        record_density(s, s.cell1.data(), slot_after[k], avg_after[k], acc);
       std::swap(s.cell0, s.cell1);
     }
     if (P.step_stats) acc.flush_step_stats(eta);

@@ -423,6 +423,7 @@ WalkResults WalkEngine::run() {
   std::vector<std::vector<double>> X;
   std::vector<std::uint8_t> alive;
   sample_initial(model_, init_, opt_.seed, N, X, alive, stored_, threads);
+  const std::uint64_t dead_at_start = std::uint64_t(std::count(alive.begin(), alive.end(), std::uint8_t(0)));
 
   // Pair counts for steps of at most K cells: K from the largest step eta g zeta on the grid.
   int pair_k = 0;
@@ -577,6 +578,7 @@ WalkResults WalkEngine::run() {
   for (std::uint64_t w = 0; w < N; ++w)
     for (int a = 0; a < model_.dim; ++a) res.final_pos[w * model_.dim + a] = X[a][w];
   res.final_alive = alive;
+  res.absorbed_initial = dead_at_start;
   return res;
 }
 

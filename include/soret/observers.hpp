@@ -101,6 +101,7 @@ struct WalkResults {
   std::vector<std::uint64_t> moments_t, alive;
   std::vector<double> mean, var;  ///< times x dim
   std::vector<std::uint64_t> absorbed_lo, absorbed_hi;
+  std::uint64_t absorbed_initial = 0;  ///< walkers the initial condition put outside an absorbing domain
   std::vector<double> final_pos;  ///< walkers x dim
   std::vector<std::uint8_t> final_alive;
 

@@ -212,7 +212,9 @@ int walk_main(int argc, char** argv) {
     for (int a = 0; a < m.dim; ++a) std::printf("  g_%d = %s  [%s]\n", a, m.g[a].c_str(), ge[a].c_str());
     std::uint64_t absorbed = 0;
     for (int a = 0; a < m.dim; ++a) absorbed += res.absorbed_lo[a] + res.absorbed_hi[a];
-    if (m.any_boundary(Boundary::absorbing)) std::printf("  absorbed: %llu walkers\n", (unsigned long long)absorbed);
+    if (m.any_boundary(Boundary::absorbing))
+      std::printf("  absorbed: %llu walkers during the run, %llu outside the domain at t=0\n",
+                  (unsigned long long)absorbed, (unsigned long long)res.absorbed_initial);
     const size_t nt = res.moments_t.size();
     for (int a = 0; a < m.dim && nt; ++a)
       std::printf("  axis %d at t=%llu: mean %.6g, variance %.6g\n", a, (unsigned long long)res.moments_t[nt - 1],

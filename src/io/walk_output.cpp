@@ -119,6 +119,9 @@ void write_walk_output(hid_t file, const WalkEngine& engine, const WalkResults& 
     const hsize_t d = model.dim;
     h5::write(g, "lo", r.absorbed_lo, {d}, "walkers");
     h5::write(g, "hi", r.absorbed_hi, {d}, "walkers");
+    h5::attr(g, "initial", std::int64_t(r.absorbed_initial));
+    h5::attr(g, "description", std::string("walkers absorbed during the run at each wall of each axis; attribute "
+                                           "'initial': walkers outside the domain at t = 0 (or dead in --init file)"));
   }
   {
     auto g = h5::create_group(file, "final");

@@ -1,0 +1,104 @@
+// Report of `soret check`: Markdown and JSON tables, and the fields in HDF5.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "soret/check/check.hpp"
+#include "soret/error.hpp"
+#include "soret/io/hdf5.hpp"
+#include "soret/io/walk_output.hpp"
+#include "soret/version.hpp"
+
+namespace soret::check {
+
+namespace {
+
+std::string num(double v) {
+  if (!std::isfinite(v)) return "null";
+  char b[64];
+  std::snprintf(b, sizeof b, "%.6g", v);
+  return b;
+}
+
+std::string json_str(const std::string& s) {
+  std::string o = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') o += '\\';
+    o += ch;
+  }
+  return o + "\"";
+}
+
+/// Writes text to path via a temporary file and a rename.
+void write_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    if (!out) throw InputError("report", "--report: cannot write '" + path + "'");
+    out << text;
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+}  // namespace
+
+void write_report(const Report& r, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw InputError("report", "--report: cannot create '" + dir + "'");
+
+  std::ostringstream md;
+  md << "# soret check report\n\n"
+     << "soret " << soret::version << ", " << (r.fast ? "fast subset" : "full suite") << ", "
+     << num(r.seconds) << " s. Suite: **" << (r.passed() ? "PASSED" : "FAILED") << "** (every gating row |z| < 5).\n\n"
+     << "z = (measured - predicted) / SE, SE from 16 independent replicas. *Gating* rows compare the simulator "
+        "with the controlled theory of the walk (validation/THEORY.md); *paper* rows give the verdict on a "
+        "paper equation (confirmed: |z| < 5; refuted: |z| >= 5). chi2 rows: z = (chi2 - dof)/sqrt(2 dof).\n\n"
+     << "| scenario | quantity | compared with | measured | SE | prediction | predicted | z | kind | verdict | note |\n"
+     << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& row : r.rows)
+    md << "| " << row.scenario << " | " << row.quantity << " | " << row.equation << " | " << num(row.measured) << " | "
+       << (row.se > 0 ? num(row.se) : "-") << " | " << row.prediction << " | " << num(row.predicted) << " | "
+       << num(row.z) << " | " << (row.gating ? "gating" : (row.se > 0 || row.note.find("chi2") == 0 ? "paper" : "theory"))
+       << " | " << row.verdict << " | " << row.note << " |\n";
+  write_atomic(dir + "/report.md", md.str());
+
+  std::ostringstream js;
+  js << "{\n  \"program\": \"soret\",\n  \"version\": " << json_str(soret::version) << ",\n  \"fast\": "
+     << (r.fast ? "true" : "false") << ",\n  \"seconds\": " << num(r.seconds) << ",\n  \"passed\": "
+     << (r.passed() ? "true" : "false") << ",\n  \"rows\": [\n";
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    const auto& row = r.rows[i];
+    js << "    {\"scenario\": " << json_str(row.scenario) << ", \"quantity\": " << json_str(row.quantity)
+       << ", \"equation\": " << json_str(row.equation) << ", \"measured\": " << num(row.measured)
+       << ", \"se\": " << num(row.se) << ", \"prediction\": " << json_str(row.prediction)
+       << ", \"predicted\": " << num(row.predicted) << ", \"z\": " << num(row.z)
+       << ", \"gating\": " << (row.gating ? "true" : "false") << ", \"verdict\": " << json_str(row.verdict)
+       << ", \"note\": " << json_str(row.note) << "}" << (i + 1 < r.rows.size() ? "," : "") << "\n";
+  }
+  js << "  ]\n}\n";
+  write_atomic(dir + "/report.json", js.str());
+
+  h5::AtomicFile f(dir + "/fields.h5");
+  write_h5md_header(f.id(), "check");
+  h5::attr(f.id(), "fast", std::int64_t(r.fast));
+  for (const auto& [group, sets] : r.fields) {
+    // Nested group path: create each level.
+    std::string path;
+    std::vector<h5::Handle> held;
+    hid_t loc = f.id();
+    std::stringstream ss(group);
+    std::string part;
+    while (std::getline(ss, part, '/')) {
+      path += "/" + part;
+      held.push_back(h5::exists(f.id(), path) ? h5::open_group(f.id(), path) : h5::create_group(loc, part));
+      loc = held.back().id();
+    }
+    for (const auto& [name, v] : sets) h5::write(loc, name, v, {hsize_t(v.size())});
+  }
+  f.commit();
+}
+
+}  // namespace soret::check

@@ -1,0 +1,434 @@
+// The scenarios of `soret check`. Each function appends rows and fields to the report.
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+
+#include "check/support.hpp"
+#include "soret/theory/stationary.hpp"
+#include "soret/theory/walk_theory.hpp"
+
+namespace soret::check {
+
+namespace {
+
+constexpr const char* kSin = "1 + 0.5*sin(2*_pi*q)";
+constexpr int kReplicas = 16;
+
+struct Ctx {
+  const Options& opt;
+  Report& rep;
+  int threads;
+  void log(const std::string& s) const {
+    if (opt.progress) std::fprintf(stderr, "[check] %s\n", s.c_str());
+  }
+};
+
+std::vector<double> faces_of(const Lattice& l) {
+  std::vector<double> f(l.bins + 1);
+  for (int k = 0; k <= l.bins; ++k) f[k] = l.edge(k);
+  return f;
+}
+
+std::string fmt(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+
+/// One-step runs from a uniform start: per replica, J+ and J- at every face (per walker per step).
+struct OneStep {
+  Replicas jp, jm, net;
+};
+OneStep one_step(const Ctx& c, const WalkModel& m, int axis, const Lattice& l, const std::string& init,
+                 std::uint64_t walkers, int scenario) {
+  ObserverPlan p = plan_axis(axis, l);
+  p.flux_windows = {{0, 1}};
+  OneStep o;
+  for (int r = 0; r < kReplicas; ++r) {
+    const auto res = run_walk(m, p, init, walkers, 1, replica_seed(c.opt.seed, scenario, r), c.threads);
+    o.jp.add(res.J_plus(0));
+    o.jm.add(res.J_minus(0));
+    o.net.add(res.J(0));
+  }
+  return o;
+}
+
+// --- 1, 2, 6: Eq. 9, the thermophoretic term, and the eta scaling ------------------------------
+void eq9_thermophoresis_scaling(const Ctx& c) {
+  c.log("eq9 / thermophoresis / scaling");
+  const std::uint64_t N = c.opt.fast ? 250000 : 2000000;
+  const Lattice l(0, 1, 20);
+  const auto faces = faces_of(l);
+  Expression g(kSin, 1, 0.1, "g");
+  const std::vector<double> etas{0.08, 0.04, 0.02, 0.01};
+  std::vector<double> lx, ly_meas, ly_se, ly_exact, rem_x, rem_y;
+  auto& rows = c.rep.rows;
+  for (size_t e = 0; e < etas.size(); ++e) {
+    const double eta = etas[e];
+    const auto m = model_1d(kSin, eta, Boundary::periodic);
+    const auto o = one_step(c, m, 0, l, "uniform", N, 100 + int(e));
+    const auto jp = o.jp.mean(), jm = o.jm.mean(), jpse = o.jp.se(), jmse = o.jm.se();
+    const auto J = o.net.mean(), Jse = o.net.se();
+    // With rho = 1 (uniform start): Delta+ = 2 J-, Delta- = 2 J+; their difference has SE 2 SE(J).
+    std::vector<double> d(faces.size()), dse(faces.size()), dexact(faces.size()), dlead(faces.size());
+    std::vector<double> jexact(faces.size()), jpaper(faces.size()), jctrl(faces.size());
+    for (size_t k = 0; k < faces.size(); ++k) {
+      double q = faces[k];
+      d[k] = 2 * (jm[k] - jp[k]);
+      dse[k] = 2 * Jse[k];
+      const auto dd = theory::exact_deltas({&g}, {0}, &q, eta);
+      dexact[k] = dd.plus[0] - dd.minus[0];
+      const auto lp = theory::local_profile({&g}, {0}, &q, 1.0);
+      dlead[k] = theory::eq9_leading(lp, eta)[0];
+      jexact[k] = 0.5 * (dd.minus[0] - dd.plus[0]);
+      jpaper[k] = theory::eq10_paper(lp, 1.0, {0.0}, eta).thermophoretic;
+      jctrl[k] = theory::controlled_flux_1d(lp.g[0], lp.dg[0][0], 1.0, 0.0, eta, 0.0).total() +
+                 theory::ito_flux_eta4_uniform(g, q, 1.0, eta, 1.0, 1.0);
+    }
+    std::vector<int> use;
+    for (int k = 0; k < l.bins; ++k) use.push_back(k);  // face 20 is face 0
+    const std::string tag = "eta=" + fmt(eta);
+    // Scenario 1: Eq. 9.
+    gate(rows, "1 eq9", "Delta+ - Delta- at q=0, " + tag, "exact implicit", d[0], dse[0], "exact solve", dexact[0]);
+    paper(rows, "1 eq9", "Delta+ - Delta- at q=0, " + tag, "Eq. 9", d[0], dse[0], "2 eta^2 g g'", dlead[0],
+          "leading order; exact - leading = " + fmt(dexact[0] - dlead[0]));
+    chi2_row(rows, true, "1 eq9", "Delta+ - Delta- profile, " + tag, "exact implicit", d, dse, dexact, "exact solve",
+             use, kReplicas);
+    chi2_row(rows, false, "1 eq9", "Delta+ - Delta- profile, " + tag, "Eq. 9", d, dse, dlead, "2 eta^2 g g'", use,
+             kReplicas);
+    // Scenario 2: the thermophoretic flux from a flat density.
+    gate(rows, "2 thermophoresis", "J at q=0, " + tag, "exact one-step", J[0], Jse[0], "rho (Delta- - Delta+)/2",
+         jexact[0]);
+    gate(rows, "2 thermophoresis", "J at q=0, " + tag, "controlled (KM to eta^4)", J[0], Jse[0],
+         "-eta^2 g g' rho - eta^4 (g^4)''' rho/24", jctrl[0]);
+    paper(rows, "2 thermophoresis", "J at q=0, " + tag, "Eq. 10 thermophoretic term", J[0], Jse[0],
+          "-eta^2 g g' rho", jpaper[0]);
+    chi2_row(rows, true, "2 thermophoresis", "J profile, " + tag, "exact one-step", J, Jse, jexact,
+             "rho (Delta- - Delta+)/2", use, kReplicas);
+    chi2_row(rows, false, "2 thermophoresis", "J profile, " + tag, "Eq. 10 thermophoretic term", J, Jse, jpaper,
+             "-eta^2 g g' rho", use, kReplicas);
+    if (eta == 0.04) {
+      // The Soret coefficient: the measured drift velocity v = J / rho at q = 0 against 2c.
+      double q0 = 0.0;
+      const auto lp = theory::local_profile({&g}, {0}, &q0, 1.0);
+      paper(rows, "2 thermophoresis", "drift velocity J/rho at q=0, " + tag, "Eq. 11 (c <= 0)", J[0], Jse[0],
+            "2c = -eta^2 g g'", 2 * theory::soret_eq11(lp, eta), "c of Eq. 11 is half the drift velocity");
+      paper(rows, "2 thermophoresis", "drift velocity J/rho at q=0, " + tag, "App. A.4 (c = +eta^2 g g'/2)", J[0],
+            Jse[0], "2c = +eta^2 g g'", 2 * theory::soret_a4(lp.g[0], lp.dg[0][0], eta),
+            "A.4 has the opposite sign");
+    }
+    auto& f = c.rep.fields["eq9_thermophoresis/" + tag];
+    f["faces"] = faces;
+    f["delta_diff_measured"] = d; f["delta_diff_se"] = dse; f["delta_diff_exact"] = dexact; f["delta_diff_eq9"] = dlead;
+    f["J_measured"] = J; f["J_se"] = Jse; f["J_exact"] = jexact; f["J_eq10"] = jpaper; f["J_controlled"] = jctrl;
+    f["J_plus"] = jp; f["J_plus_se"] = jpse; f["J_minus"] = jm; f["J_minus_se"] = jmse;
+    lx.push_back(std::log(eta));
+    ly_meas.push_back(std::log(-J[0]));
+    ly_se.push_back(Jse[0] / -J[0]);
+    ly_exact.push_back(std::log(-jexact[0]));
+    rem_x.push_back(std::log(eta));
+    rem_y.push_back(std::log(std::abs(dexact[0] - dlead[0])));
+  }
+  // Eq. 9's remainder: slope of log |exact - leading| vs log eta (theory only).
+  std::vector<double> ones(rem_x.size(), 1.0);
+  const auto rem = fit_slope(rem_x, rem_y, ones);
+  Row r;
+  r.scenario = "1 eq9";
+  r.quantity = "slope of log|exact - Eq. 9| vs log eta at q=0";
+  r.equation = "Eq. 9 remainder";
+  r.measured = rem.first;
+  r.prediction = "O(eta^4)";
+  r.predicted = 4;
+  r.verdict = std::abs(rem.first - 4) < 0.1 ? "confirmed" : "refuted";
+  r.note = "theory only (no Monte Carlo): Delta+ - Delta- is even in eta, so the remainder is O(eta^4)";
+  rows.push_back(r);
+  // Scenario 6: the log-log slope of the thermophoretic flux.
+  const auto sm = fit_slope(lx, ly_meas, ly_se);
+  const auto se = fit_slope(lx, ly_exact, ly_se);
+  gate(rows, "6 scaling", "slope of log|J(q=0)| vs log eta (eta 0.01..0.08)", "exact one-step", sm.first, sm.second,
+       "slope of the exact flux", se.first, "95% CI [" + fmt(sm.first - 1.96 * sm.second) + ", " +
+                                              fmt(sm.first + 1.96 * sm.second) + "]");
+  paper(rows, "6 scaling", "slope of log|J(q=0)| vs log eta (eta 0.01..0.08)", "Eq. 10-12 (J ~ eta^2)", sm.first,
+        sm.second, "2", 2.0);
+  auto& f = c.rep.fields["scaling"];
+  f["log_eta"] = lx; f["log_J_measured"] = ly_meas; f["log_J_se"] = ly_se; f["log_J_exact"] = ly_exact;
+}
+
+// --- 3: the diffusion term alone ------------------------------------------------------------------
+void diffusion(const Ctx& c) {
+  c.log("diffusion");
+  const std::uint64_t N = c.opt.fast ? 250000 : 2000000;
+  const double eta = 0.04, A = 0.5, tp = 2 * M_PI;
+  const Lattice l(0, 1, 20);
+  const auto faces = faces_of(l);
+  const auto m = model_1d("1", eta, Boundary::periodic);
+  const auto o = one_step(c, m, 0, l, "density:1+0.5*cos(2*_pi*q)", N, 200);
+  const auto J = o.net.mean(), Jse = o.net.se();
+  auto F = [&](double x) { return x + A * std::sin(tp * x) / tp; };  // CDF of rho = 1 + A cos(2 pi q)
+  std::vector<double> jexact(faces.size()), jctrl(faces.size()), jpaper(faces.size());
+  for (size_t k = 0; k < faces.size(); ++k) {
+    const double x = faces[k];
+    jexact[k] = 0.5 * ((F(x) - F(x - eta)) - (F(x + eta) - F(x)));
+    const double rho1 = -A * tp * std::sin(tp * x), rho3 = A * tp * tp * tp * std::sin(tp * x);
+    jctrl[k] = -0.5 * eta * eta * rho1 - std::pow(eta, 4) / 24.0 * rho3;
+    jpaper[k] = -eta * eta * rho1;
+  }
+  std::vector<int> use;
+  for (int k = 0; k < l.bins; ++k) use.push_back(k);
+  auto& rows = c.rep.rows;
+  const int k = 5;  // q = 0.25, where rho' is extreme
+  gate(rows, "3 diffusion", "J at q=0.25 (g=1, rho=1+0.5cos)", "exact one-step", J[k], Jse[k], "exact", jexact[k]);
+  gate(rows, "3 diffusion", "J at q=0.25 (g=1, rho=1+0.5cos)", "controlled (KM to eta^4)", J[k], Jse[k],
+       "-eta^2 g^2 rho'/2 - eta^4 rho'''/24", jctrl[k]);
+  paper(rows, "3 diffusion", "J at q=0.25 (g=1, rho=1+0.5cos)", "Eq. 10 diffusion term", J[k], Jse[k],
+        "-eta^2 g^2 rho'", jpaper[k]);
+  chi2_row(rows, true, "3 diffusion", "J profile", "exact one-step", J, Jse, jexact, "exact", use, kReplicas);
+  chi2_row(rows, false, "3 diffusion", "J profile", "Eq. 10 diffusion term", J, Jse, jpaper, "-eta^2 g^2 rho'", use,
+           kReplicas);
+  // D = -J / rho' at q = 0.25, against eta^2 g^2 / 2 (walk, with its eta^4 part) and eta^2 g^2 (paper).
+  const double rho1 = -A * tp;
+  gate(rows, "3 diffusion", "D = -J/rho' at q=0.25", "controlled (KM to eta^4)", -J[k] / rho1, Jse[k] / std::abs(rho1),
+       "eta^2 g^2/2 (+ eta^4 term)", -jctrl[k] / rho1);
+  paper(rows, "3 diffusion", "D = -J/rho' at q=0.25", "Eq. 10 (D = eta^2 g^2)", -J[k] / rho1, Jse[k] / std::abs(rho1),
+        "eta^2 g^2", eta * eta);
+  auto& f = c.rep.fields["diffusion"];
+  f["faces"] = faces; f["J_measured"] = J; f["J_se"] = Jse; f["J_exact"] = jexact; f["J_controlled"] = jctrl;
+  f["J_eq10"] = jpaper;
+}
+
+// --- 4 and 7: stationary densities (Soret equilibrium) -------------------------------------------
+struct Stationary {
+  std::vector<double> p, se, centers;
+};
+Stationary stationary_run(const Ctx& c, const WalkModel& m, int bins, std::uint64_t N, std::uint64_t burn,
+                          std::uint64_t steps, int scenario) {
+  const Lattice l(m.axes[0].lo, m.axes[0].hi, bins);
+  ObserverPlan p = plan_axis(0, l);
+  p.density_avg = Window{burn, steps};
+  Replicas rep;
+  for (int r = 0; r < kReplicas; ++r) {
+    const auto res = run_walk(m, p, "uniform", N, steps, replica_seed(c.opt.seed, scenario, r), c.threads);
+    double tot = 0;
+    for (auto v : res.avg_counts) tot += double(v);
+    std::vector<double> prob(bins);
+    for (int b = 0; b < bins; ++b) prob[b] = double(res.avg_counts[b]) / tot;
+    rep.add(prob);
+  }
+  Stationary s{rep.mean(), rep.se(), {}};
+  for (int b = 0; b < bins; ++b) s.centers.push_back(l.lo + (b + 0.5) * (l.hi - l.lo) / bins);
+  return s;
+}
+
+void soret_equilibrium(const Ctx& c) {
+  c.log("Soret equilibrium");
+  struct Geo { const char* name; const char* g; Boundary b; };
+  const Geo geos[] = {{"periodic", kSin, Boundary::periodic}, {"reflecting", "0.5 + q", Boundary::reflecting}};
+  const double eta = 0.05;
+  const int B = 40;
+  const std::uint64_t N = c.opt.fast ? 12500 : 62500, burn = 1500, steps = 3000;
+  auto& rows = c.rep.rows;
+  int scn = 300;
+  for (const auto& geo : geos) {
+    const auto m = model_1d(geo.g, eta, geo.b);
+    const auto s = stationary_run(c, m, B, N, burn, steps, scn++);
+    Expression g(geo.g, 1, eta, "g");
+    auto law = [&](std::function<double(double)> w) { return theory::bin_probabilities(w, 0, 1, B); };
+    const auto p_ito = law([&](double q) { return std::pow(g.at(q), -2.0); });
+    const auto p_cor = law([&](double q) { return theory::stationary_ito_corrected(g, q, eta, 1.0, 1.0); });
+    const auto p_paper = law([&](double q) { return 1.0 / g.at(q); });
+    // Reflecting walls: a boundary layer of width ~ eta g (the discrete mirror) is not described by
+    // the continuum law; bins within 3 eta g_max of a wall are left out of the comparison.
+    std::vector<int> use;
+    const double layer = geo.b == Boundary::reflecting ? 3 * eta * 1.5 : 0.0;
+    for (int b = 0; b < B; ++b) {
+      const double lo = double(b) / B, hi = double(b + 1) / B;
+      if (lo >= layer && hi <= 1 - layer) use.push_back(b);
+    }
+    auto renorm = [&](std::vector<double> p) {  // normalise over the bins compared
+      double tp = 0, tm = 0;
+      for (int b : use) { tp += p[b]; tm += s.p[b]; }
+      for (auto& v : p) v *= tm / tp;
+      return p;
+    };
+    const std::string scnname = std::string("4 Soret equilibrium (") + geo.name + ")";
+    const std::string note = geo.b == Boundary::reflecting ? "bins within 3 eta g_max of the walls excluded" : "";
+    chi2_row(rows, true, scnname, "stationary density, g=" + std::string(geo.g), "controlled, O(eta^2) corrected",
+             s.p, s.se, renorm(p_cor), "g^-2 [1 - eta^2 (g^2)''/12]", use, kReplicas, note);
+    chi2_row(rows, false, scnname, "stationary density, g=" + std::string(geo.g), "controlled, continuum only",
+             s.p, s.se, renorm(p_ito), "g^-2", use, kReplicas,
+             "a failure here means the O(eta^2) correction is resolved");
+    chi2_row(rows, false, scnname, "stationary density, g=" + std::string(geo.g), "Eq. 10 zero flux (rho ~ 1/g)",
+             s.p, s.se, renorm(p_paper), "1/g", use, kReplicas);
+    // Exponent nu of rho ~ g^-nu (with the walk's O(eta^2) shape correction); S_T T = nu/2 for T = g^2.
+    const auto fit = fit_exponent(
+        [&](double nu) {
+          return law([&](double q) {
+            return std::pow(g.at(q), 2.0 - nu) * theory::stationary_ito_corrected(g, q, eta, 1.0, 1.0);
+          });
+        },
+        s.p, s.se, use, 0.0, 4.0);
+    gate(rows, scnname, "exponent nu of rho ~ g^-nu", "controlled (Ito)", fit.first, fit.second, "2", 2.0);
+    paper(rows, scnname, "exponent nu of rho ~ g^-nu", "Eq. 10 zero flux", fit.first, fit.second, "1", 1.0);
+    gate(rows, scnname, "Soret coefficient S_T * T (T = g^2)", "controlled: S_T = D_T/D = 1/g^2", fit.first / 2,
+         fit.second / 2, "1", 1.0);
+    paper(rows, scnname, "Soret coefficient S_T * T (T = g^2)", "Eq. 10: D = eta^2 g^2, D_T = eta^2/2", fit.first / 2,
+          fit.second / 2, "1/2", 0.5);
+    auto& f = c.rep.fields[std::string("soret_equilibrium/") + geo.name];
+    f["centers"] = s.centers; f["p_measured"] = s.p; f["p_se"] = s.se; f["p_ito"] = p_ito;
+    f["p_ito_corrected"] = p_cor; f["p_eq10"] = p_paper;
+  }
+}
+
+// --- 5: shared-sign walks in 2-D and 3-D ----------------------------------------------------------
+void shared_sign(const Ctx& c) {
+  c.log("shared sign groups");
+  const std::uint64_t N = c.opt.fast ? 250000 : 2000000;
+  const double eta = 0.05;
+  struct Case { int dim; std::vector<std::string> g; };
+  const Case cases[] = {
+      {2, {"1 + 0.3*sin(2*_pi*q0) + 0.3*sin(2*_pi*q1)", "1 + 0.5*cos(2*_pi*q1)"}},
+      {3, {"1 + 0.3*sin(2*_pi*q0) + 0.3*sin(2*_pi*q1) + 0.2*sin(2*_pi*q2)", "1 + 0.5*cos(2*_pi*q1)",
+           "1 + 0.4*cos(2*_pi*q2) + 0.2*sin(2*_pi*q0)"}}};
+  auto& rows = c.rep.rows;
+  int scn = 500;
+  for (const auto& cs : cases) {
+    WalkModel m;
+    m.dim = cs.dim;
+    m.eta = eta;
+    m.g = cs.g;
+    std::vector<int> U;
+    for (int a = 0; a < cs.dim; ++a) { U.push_back(a); m.axes.push_back(AxisSpec{0, 1, Boundary::periodic}); }
+    m.groups = {U};
+    std::vector<std::unique_ptr<Expression>> ge;
+    std::vector<const Expression*> gp;
+    for (const auto& s : cs.g) { ge.push_back(std::make_unique<Expression>(s, cs.dim, eta, "g")); gp.push_back(ge.back().get()); }
+    const Lattice l(0, 1, 20);
+    for (int i = 0; i < cs.dim; ++i) {
+      const auto o = one_step(c, m, i, l, "uniform", N, scn++);
+      const auto J = o.net.mean(), Jse = o.net.se();
+      const double d = 2 * (o.jm.mean()[0] - o.jp.mean()[0]), dse = 2 * Jse[0];
+      // Predictions at the plane q_i = 0, averaged over the other coordinates (midpoint rule).
+      const int G = cs.dim == 2 ? 128 : 32;
+      const int npts = cs.dim == 2 ? G : G * G;
+      double plane = 0, eq9 = 0, vec = 0, j_ctrl = 0, j_paper = 0;
+      for (int k = 0; k < npts; ++k) {
+        std::vector<double> q(cs.dim, 0.0);
+        int rest = k;
+        for (int a = 0; a < cs.dim; ++a) {
+          if (a == i) continue;
+          q[a] = ((rest % G) + 0.5) / G;
+          rest /= G;
+        }
+        const auto d1 = theory::exact_deltas(gp, {i}, q.data(), eta);  // the plane crossing: axis i alone
+        plane += d1.plus[0] - d1.minus[0];
+        const auto dv = theory::exact_deltas(gp, U, q.data(), eta);    // the paper's vector Delta
+        vec += dv.plus[i] - dv.minus[i];
+        const auto lp = theory::local_profile(gp, U, q.data(), 1.0);
+        eq9 += theory::eq9_leading(lp, eta)[i];
+        j_ctrl += 0.5 * (d1.minus[0] - d1.plus[0]);
+        const auto jt = theory::eq10_paper(lp, 1.0, std::vector<double>(cs.dim, 0.0), eta).thermophoretic;
+        double gn = 0;
+        for (double v : lp.g) gn += v * v;
+        j_paper += jt * lp.g[i] / std::sqrt(gn);  // the component along axis i of a flux along g_U
+      }
+      plane /= npts; eq9 /= npts; vec /= npts; j_ctrl /= npts; j_paper /= npts;
+      const std::string scnname = "5 shared sign |U|=" + std::to_string(cs.dim);
+      const std::string qty = "<Delta+ - Delta->_plane, axis " + std::to_string(i) + " at q_i=0";
+      gate(rows, scnname, qty, "exact plane crossing", d, dse, "1-D solve along axis i", plane);
+      paper(rows, scnname, qty, "Eq. 9 (i = " + std::to_string(i) + ")", d, dse, "2 eta^2 sum_j g_j d_j g_i", eq9);
+      paper(rows, scnname, qty, "Eq. 9 exact (vector Delta)", d, dse, "implicit Delta over U", vec);
+      const std::string qj = "J through the plane q_" + std::to_string(i) + "=0 (per unit area)";
+      gate(rows, scnname, qj, "exact plane crossing", J[0], Jse[0], "rho (Delta- - Delta+)/2", j_ctrl);
+      paper(rows, scnname, qj, "Eq. 10 projected on U", J[0], Jse[0], "(g_i/|g_U|) J_Eq10", j_paper);
+    }
+  }
+}
+
+// --- 7: noise laws and conventions ----------------------------------------------------------------
+void noise_conventions(const Ctx& c) {
+  c.log("noise laws and conventions");
+  const std::uint64_t N = c.opt.fast ? 250000 : 2000000;
+  const double eta = 0.02;
+  const Lattice l(0, 1, 20);
+  Expression g(kSin, 1, eta, "g");
+  double q0 = 0.0;
+  const auto lp = theory::local_profile({&g}, {0}, &q0, 1.0);
+  struct Case { Noise noise; double alpha; double kappa; };
+  const Case cases[] = {{Noise::gaussian, 0.0, 3.0}, {Noise::uniform, 0.0, 1.8}, {Noise::rademacher, 0.5, 1.0},
+                        {Noise::rademacher, 1.0, 1.0}, {Noise::gaussian, 0.5, 3.0}};
+  auto& rows = c.rep.rows;
+  int scn = 700;
+  for (const auto& cs : cases) {
+    auto m = model_1d(kSin, eta, Boundary::periodic);
+    m.noise = cs.noise;
+    m.alpha = cs.alpha;
+    const auto o = one_step(c, m, 0, l, "uniform", N, scn++);
+    const auto J = o.net.mean(), Jse = o.net.se();
+    double pred = theory::controlled_flux_1d(lp.g[0], lp.dg[0][0], 1.0, 0.0, eta, cs.alpha).total();
+    std::string pname = "-(1-alpha) eta^2 g g' rho";
+    if (cs.alpha == 0.0) {
+      pred += theory::ito_flux_eta4_uniform(g, 0.0, 1.0, eta, cs.kappa, 1.0);
+      pname += " - kappa eta^4 (g^4)''' rho/24";
+    }
+    const std::string qty = "J at q=0, " + to_string(cs.noise) + " noise, alpha=" + fmt(cs.alpha);
+    gate(rows, "7 noise/conventions", qty, "controlled", J[0], Jse[0], pname, pred,
+         cs.alpha != 0.0 ? "O(eta^4) terms for alpha != 0 not included (below resolution at eta = 0.02)" : "");
+    paper(rows, "7 noise/conventions", qty, "Eq. 10 thermophoretic term", J[0], Jse[0], "-eta^2 g g' rho",
+          theory::eq10_paper(lp, 1.0, {0.0}, eta).thermophoretic);
+  }
+  if (c.opt.fast) return;  // the stationary part needs long runs
+  // Stationary exponents for alpha = 1/2 and 1: rho ~ g^(2 alpha - 2) at eta = 0.025 (the O(eta^2)
+  // correction for alpha != 0 is not derived; at this eta it is about 0.3% and below resolution).
+  const double eta2 = 0.025;
+  for (double alpha : {0.5, 1.0}) {
+    auto m = model_1d(kSin, eta2, Boundary::periodic);
+    m.alpha = alpha;
+    const int B = 40;
+    const auto s = stationary_run(c, m, B, 25000, 6000, 12000, scn++);
+    Expression gg(kSin, 1, eta2, "g");
+    std::vector<int> use;
+    for (int b = 0; b < B; ++b) use.push_back(b);
+    const auto fit = fit_exponent(
+        [&](double nu) { return theory::bin_probabilities([&](double q) { return std::pow(gg.at(q), -nu); }, 0, 1, B); },
+        s.p, s.se, use, -1.0, 4.0);
+    const std::string scnname = "7 noise/conventions";
+    gate(rows, scnname, "stationary exponent nu (rho ~ g^-nu), alpha=" + fmt(alpha), "controlled", fit.first,
+         fit.second, "2 (1 - alpha)", 2 * (1 - alpha));
+    auto& f = c.rep.fields["conventions/alpha=" + fmt(alpha)];
+    f["centers"] = s.centers; f["p_measured"] = s.p; f["p_se"] = s.se;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> scenario_names() {
+  return {"eq9", "diffusion", "soret", "shared", "noise"};
+}
+
+bool Report::passed() const {
+  for (const auto& r : rows)
+    if (r.gating && r.verdict != "pass") return false;
+  return true;
+}
+
+Report run(const Options& opt) {
+  Report rep;
+  rep.fast = opt.fast;
+  const Ctx c{opt, rep, opt.threads > 0 ? opt.threads : omp_get_max_threads()};
+  auto want = [&](const std::string& n) {
+    return opt.only.empty() || std::find(opt.only.begin(), opt.only.end(), n) != opt.only.end();
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  if (want("eq9")) eq9_thermophoresis_scaling(c);
+  if (want("diffusion")) diffusion(c);
+  if (want("soret")) soret_equilibrium(c);
+  if (want("shared")) shared_sign(c);
+  if (want("noise")) noise_conventions(c);
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+}  // namespace soret::check

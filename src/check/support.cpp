@@ -1,0 +1,146 @@
+#include "check/support.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "soret/rng.hpp"
+
+namespace soret::check {
+
+std::vector<double> Replicas::mean() const {
+  std::vector<double> m(samples.at(0).size(), 0.0);
+  for (const auto& s : samples)
+    for (size_t i = 0; i < m.size(); ++i) m[i] += s[i];
+  for (auto& v : m) v /= double(samples.size());
+  return m;
+}
+
+std::vector<double> Replicas::se() const {
+  const auto m = mean();
+  const double R = double(samples.size());
+  std::vector<double> v(m.size(), 0.0);
+  for (const auto& s : samples)
+    for (size_t i = 0; i < m.size(); ++i) v[i] += (s[i] - m[i]) * (s[i] - m[i]);
+  for (auto& x : v) x = std::sqrt(x / (R - 1) / R);
+  return v;
+}
+
+std::uint64_t replica_seed(std::uint64_t base, int scenario, int r) {
+  return rng::draw(rng::make_key(base, rng::Stream::check_replica), std::uint64_t(scenario), std::uint64_t(r))[0];
+}
+
+WalkResults run_walk(const WalkModel& m, const ObserverPlan& p, const std::string& init, std::uint64_t walkers,
+                     std::uint64_t steps, std::uint64_t seed, int threads) {
+  RunOptions o;
+  o.walkers = walkers;
+  o.steps = steps;
+  o.seed = seed;
+  o.threads = threads;
+  WalkEngine e(m, p, InitSpec::parse(init, m.dim), o);
+  return e.run();
+}
+
+WalkModel model_1d(const std::string& g, double eta, Boundary b, double lo, double hi) {
+  WalkModel m;
+  m.dim = 1;
+  m.eta = eta;
+  m.g = {g};
+  m.groups = {{0}};
+  m.axes = {AxisSpec{lo, hi, b}};
+  return m;
+}
+
+ObserverPlan plan_axis(int axis, const Lattice& l) {
+  ObserverPlan p;
+  p.hist_axes = {axis};
+  p.lattice = {l};
+  p.step_stats = false;
+  p.moments_every = 0;
+  return p;
+}
+
+namespace {
+Row make(const std::string& scn, const std::string& qty, const std::string& eq, double meas, double se,
+         const std::string& pred_name, double pred, const std::string& note) {
+  Row r;
+  r.scenario = scn;
+  r.quantity = qty;
+  r.equation = eq;
+  r.measured = meas;
+  r.se = se;
+  r.prediction = pred_name;
+  r.predicted = pred;
+  r.z = se > 0 ? (meas - pred) / se : 0.0;
+  r.note = note;
+  return r;
+}
+}  // namespace
+
+void gate(std::vector<Row>& rows, const std::string& scn, const std::string& qty, const std::string& eq, double meas,
+          double se, const std::string& pred_name, double pred, const std::string& note) {
+  Row r = make(scn, qty, eq, meas, se, pred_name, pred, note);
+  r.gating = true;
+  r.verdict = std::abs(r.z) < 5 ? "pass" : "FAIL";
+  rows.push_back(r);
+}
+
+void paper(std::vector<Row>& rows, const std::string& scn, const std::string& qty, const std::string& eq, double meas,
+           double se, const std::string& pred_name, double pred, const std::string& note) {
+  Row r = make(scn, qty, eq, meas, se, pred_name, pred, note);
+  r.verdict = std::abs(r.z) < 5 ? "confirmed" : "refuted";
+  rows.push_back(r);
+}
+
+void chi2_row(std::vector<Row>& rows, bool gating, const std::string& scn, const std::string& qty,
+              const std::string& eq, const std::vector<double>& meas, const std::vector<double>& se,
+              const std::vector<double>& pred, const std::string& pred_name, const std::vector<int>& use,
+              int replicas, const std::string& note) {
+  double chi2 = 0;
+  for (int i : use) chi2 += std::pow((meas[i] - pred[i]) / se[i], 2);
+  if (replicas > 3) chi2 *= double(replicas - 3) / double(replicas - 1);
+  const double k = double(use.size());
+  Row r = make(scn, qty, eq, chi2, 0.0, pred_name, k, note);
+  r.z = (chi2 - k) / std::sqrt(2 * k);
+  r.gating = gating;
+  r.verdict = std::abs(r.z) < 5 ? (gating ? "pass" : "confirmed") : (gating ? "FAIL" : "refuted");
+  r.note = "chi2 over " + std::to_string(use.size()) + " points (measured column: chi2, predicted: dof)" +
+           (note.empty() ? "" : "; " + note);
+  rows.push_back(r);
+}
+
+std::pair<double, double> fit_slope(const std::vector<double>& x, const std::vector<double>& y,
+                                    const std::vector<double>& sy) {
+  double S = 0, Sx = 0, Sy = 0, Sxx = 0, Sxy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double w = 1.0 / (sy[i] * sy[i]);
+    S += w; Sx += w * x[i]; Sy += w * y[i]; Sxx += w * x[i] * x[i]; Sxy += w * x[i] * y[i];
+  }
+  const double det = S * Sxx - Sx * Sx;
+  return {(S * Sxy - Sx * Sy) / det, std::sqrt(S / det)};
+}
+
+std::pair<double, double> fit_exponent(const std::function<std::vector<double>(double)>& shape,
+                                       const std::vector<double>& p, const std::vector<double>& se,
+                                       const std::vector<int>& use, double lo, double hi) {
+  auto chi2 = [&](double nu) {
+    auto s = shape(nu);
+    // Normalise the prediction over the bins used, as the measurement is compared there.
+    double ts = 0, tp = 0;
+    for (int i : use) { ts += s[i]; tp += p[i]; }
+    double c = 0;
+    for (int i : use) c += std::pow((p[i] - s[i] * tp / ts) / se[i], 2);
+    return c;
+  };
+  const double gr = (std::sqrt(5.0) - 1) / 2;
+  double a = lo, b = hi, c = b - gr * (b - a), d = a + gr * (b - a);
+  for (int it = 0; it < 80; ++it) {
+    if (chi2(c) < chi2(d)) b = d; else a = c;
+    c = b - gr * (b - a);
+    d = a + gr * (b - a);
+  }
+  const double nu = 0.5 * (a + b), h = 1e-3;
+  const double curv = (chi2(nu + h) - 2 * chi2(nu) + chi2(nu - h)) / (h * h);
+  return {nu, curv > 0 ? std::sqrt(2.0 / curv) : INFINITY};
+}
+
+}  // namespace soret::check

@@ -1,0 +1,55 @@
+#pragma once
+// Shared machinery of the check scenarios: replicas, rows, fits.
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "soret/check/check.hpp"
+#include "soret/integrator.hpp"
+
+namespace soret::check {
+
+/// Mean and standard error over replicas of a vector measurement.
+struct Replicas {
+  std::vector<std::vector<double>> samples;
+  void add(std::vector<double> v) { samples.push_back(std::move(v)); }
+  std::vector<double> mean() const;
+  std::vector<double> se() const;
+};
+
+/// Seed of replica r of scenario s (a counter-based function of the base seed).
+std::uint64_t replica_seed(std::uint64_t base, int scenario, int r);
+
+/// One run of the engine (no progress line).
+WalkResults run_walk(const WalkModel& m, const ObserverPlan& p, const std::string& init, std::uint64_t walkers,
+                     std::uint64_t steps, std::uint64_t seed, int threads);
+
+WalkModel model_1d(const std::string& g, double eta, Boundary b, double lo = 0.0, double hi = 1.0);
+ObserverPlan plan_axis(int axis, const Lattice& l);
+
+/// Appends a gating row (simulator vs controlled theory): pass when |z| < 5.
+void gate(std::vector<Row>& rows, const std::string& scn, const std::string& qty, const std::string& eq, double meas,
+          double se, const std::string& pred_name, double pred, const std::string& note = "");
+/// Appends a paper row: confirmed when |z| < 5, refuted otherwise.
+void paper(std::vector<Row>& rows, const std::string& scn, const std::string& qty, const std::string& eq, double meas,
+           double se, const std::string& pred_name, double pred, const std::string& note = "");
+/// Appends a row of a chi-square comparison over k points, as z = (chi2 - k) / sqrt(2k). With SEs
+/// estimated from R replicas each term is a squared Student t with R-1 degrees of freedom, whose
+/// mean is (R-1)/(R-3): chi2 is multiplied by (R-3)/(R-1) so that its mean is k.
+void chi2_row(std::vector<Row>& rows, bool gating, const std::string& scn, const std::string& qty,
+              const std::string& eq, const std::vector<double>& meas, const std::vector<double>& se,
+              const std::vector<double>& pred, const std::string& pred_name, const std::vector<int>& use,
+              int replicas, const std::string& note = "");
+
+/// Weighted least-squares line y = a + b x; returns (b, se_b).
+std::pair<double, double> fit_slope(const std::vector<double>& x, const std::vector<double>& y,
+                                    const std::vector<double>& sy);
+
+/// Minimises chi2(nu) of p_meas against the normalised bin law shape(nu) by golden section on
+/// [lo, hi]; returns (nu, se) with se from chi2(nu +- se) = chi2_min + 1 (parabolic estimate).
+std::pair<double, double> fit_exponent(const std::function<std::vector<double>(double)>& shape,
+                                       const std::vector<double>& p, const std::vector<double>& se,
+                                       const std::vector<int>& use, double lo, double hi);
+
+}  // namespace soret::check

@@ -1,0 +1,69 @@
+// `soret check`: runs the validation scenarios and writes the report.
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "soret/check/check.hpp"
+#include "soret/error.hpp"
+#include "soret/model.hpp"
+
+namespace po = boost::program_options;
+
+namespace soret::cli {
+
+int check_main(int argc, char** argv) {
+  po::options_description desc(
+      "soret check: theory-vs-measurement scenarios for the paper's Eq. 9-12 (see validation/THEORY.md)\n"
+      "Usage: soret check [options]\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "print this help and exit")
+    ("fast", "the fast subset (fewer walkers; no long stationary runs for alpha != 0)")
+    ("only", po::value<std::string>()->default_value(""), "comma-separated scenarios: eq9, diffusion, soret, shared, noise (default all)")
+    ("report", po::value<std::string>()->default_value("soret-check"), "report directory (report.md, report.json, fields.h5)")
+    ("seed", po::value<unsigned long long>()->default_value(20261127), "base seed of the replicas")
+    ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: all)")
+    ("quiet,q", "no progress and no table on stdout");
+  // clang-format on
+  po::variables_map vm;
+  po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  check::Options opt;
+  opt.fast = vm.count("fast") > 0;
+  opt.seed = vm["seed"].as<unsigned long long>();
+  opt.threads = vm["threads"].as<int>();
+  if (opt.threads < 0) throw InputError("threads", "--threads must be >= 0");
+  const bool quiet = vm.count("quiet") > 0;
+  opt.progress = !quiet && ::isatty(2);
+  const auto names = check::scenario_names();
+  for (const auto& s : split(vm["only"].as<std::string>(), ',')) {
+    if (s.empty()) continue;
+    if (std::find(names.begin(), names.end(), s) == names.end())
+      throw InputError("only", "--only: unknown scenario '" + s + "'");
+    opt.only.push_back(s);
+  }
+  const auto rep = check::run(opt);
+  const auto dir = vm["report"].as<std::string>();
+  check::write_report(rep, dir);
+  if (!quiet) {
+    int gating = 0, failed = 0;
+    for (const auto& r : rep.rows) {
+      if (r.gating) { ++gating; failed += r.verdict != "pass"; }
+      if (!r.gating && r.se == 0 && r.note.rfind("chi2", 0) != 0) continue;
+      std::printf("%-34.34s %-46.46s %-30.30s z=%9.2f  %s\n", r.scenario.c_str(), r.quantity.c_str(),
+                  r.equation.c_str(), r.z, r.verdict.c_str());
+    }
+    std::printf("soret check: %d gating comparisons, %d failed; %.1f s; report in %s/\n", gating, failed, rep.seconds,
+                dir.c_str());
+  }
+  return rep.passed() ? 0 : 1;
+}
+
+}  // namespace soret::cli

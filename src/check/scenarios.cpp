@@ -42,6 +42,15 @@ std::string fmt(double v) {
 struct OneStep {
   Replicas jp, jm, net;
 };
+Replicas scaled(const Replicas& r, double f) {
+  Replicas out;
+  for (auto v : r.samples) {
+    for (auto& x : v) x *= f;
+    out.add(v);
+  }
+  return out;
+}
+
 OneStep one_step(const Ctx& c, const WalkModel& m, int axis, const Lattice& l, const std::string& init,
                  std::uint64_t walkers, int scenario) {
   ObserverPlan p = plan_axis(axis, l);
@@ -95,10 +104,10 @@ void eq9_thermophoresis_scaling(const Ctx& c) {
     gate(rows, "1 eq9", "Delta+ - Delta- at q=0, " + tag, "exact implicit", d[0], dse[0], "exact solve", dexact[0]);
     paper(rows, "1 eq9", "Delta+ - Delta- at q=0, " + tag, "Eq. 9", d[0], dse[0], "2 eta^2 g g'", dlead[0],
           "leading order; exact - leading = " + fmt(dexact[0] - dlead[0]));
-    chi2_row(rows, true, "1 eq9", "Delta+ - Delta- profile, " + tag, "exact implicit", d, dse, dexact, "exact solve",
-             use, kReplicas);
-    chi2_row(rows, false, "1 eq9", "Delta+ - Delta- profile, " + tag, "Eq. 9", d, dse, dlead, "2 eta^2 g g'", use,
-             kReplicas);
+    const Replicas drep = scaled(o.net, -2.0);  // Delta+ - Delta- = 2 (J- - J+) = -2 J per replica
+    profile_row(rows, true, "1 eq9", "Delta+ - Delta- profile, " + tag, "exact implicit", drep, dexact, "exact solve",
+                use);
+    profile_row(rows, false, "1 eq9", "Delta+ - Delta- profile, " + tag, "Eq. 9", drep, dlead, "2 eta^2 g g'", use);
     // Scenario 2: the thermophoretic flux from a flat density.
     gate(rows, "2 thermophoresis", "J at q=0, " + tag, "exact one-step", J[0], Jse[0], "rho (Delta- - Delta+)/2",
          jexact[0]);
@@ -106,10 +115,10 @@ void eq9_thermophoresis_scaling(const Ctx& c) {
          "-eta^2 g g' rho - eta^4 (g^4)''' rho/24", jctrl[0]);
     paper(rows, "2 thermophoresis", "J at q=0, " + tag, "Eq. 10 thermophoretic term", J[0], Jse[0],
           "-eta^2 g g' rho", jpaper[0]);
-    chi2_row(rows, true, "2 thermophoresis", "J profile, " + tag, "exact one-step", J, Jse, jexact,
-             "rho (Delta- - Delta+)/2", use, kReplicas);
-    chi2_row(rows, false, "2 thermophoresis", "J profile, " + tag, "Eq. 10 thermophoretic term", J, Jse, jpaper,
-             "-eta^2 g g' rho", use, kReplicas);
+    profile_row(rows, true, "2 thermophoresis", "J profile, " + tag, "exact one-step", o.net, jexact,
+                "rho (Delta- - Delta+)/2", use);
+    profile_row(rows, false, "2 thermophoresis", "J profile, " + tag, "Eq. 10 thermophoretic term", o.net, jpaper,
+                "-eta^2 g g' rho", use);
     if (eta == 0.04) {
       // The Soret coefficient: the measured drift velocity v = J / rho at q = 0 against 2c.
       double q0 = 0.0;
@@ -185,9 +194,8 @@ void diffusion(const Ctx& c) {
        "-eta^2 g^2 rho'/2 - eta^4 rho'''/24", jctrl[k]);
   paper(rows, "3 diffusion", "J at q=0.25 (g=1, rho=1+0.5cos)", "Eq. 10 diffusion term", J[k], Jse[k],
         "-eta^2 g^2 rho'", jpaper[k]);
-  chi2_row(rows, true, "3 diffusion", "J profile", "exact one-step", J, Jse, jexact, "exact", use, kReplicas);
-  chi2_row(rows, false, "3 diffusion", "J profile", "Eq. 10 diffusion term", J, Jse, jpaper, "-eta^2 g^2 rho'", use,
-           kReplicas);
+  profile_row(rows, true, "3 diffusion", "J profile", "exact one-step", o.net, jexact, "exact", use);
+  profile_row(rows, false, "3 diffusion", "J profile", "Eq. 10 diffusion term", o.net, jpaper, "-eta^2 g^2 rho'", use);
   // D = -J / rho' at q = 0.25, against eta^2 g^2 / 2 (walk, with its eta^4 part) and eta^2 g^2 (paper).
   const double rho1 = -A * tp;
   gate(rows, "3 diffusion", "D = -J/rho' at q=0.25", "controlled (KM to eta^4)", -J[k] / rho1, Jse[k] / std::abs(rho1),
@@ -202,6 +210,7 @@ void diffusion(const Ctx& c) {
 // --- 4 and 7: stationary densities (Soret equilibrium) -------------------------------------------
 struct Stationary {
   std::vector<double> p, se, centers;
+  Replicas rep;
 };
 Stationary stationary_run(const Ctx& c, const WalkModel& m, int bins, std::uint64_t N, std::uint64_t burn,
                           std::uint64_t steps, int scenario) {
@@ -217,7 +226,7 @@ Stationary stationary_run(const Ctx& c, const WalkModel& m, int bins, std::uint6
     for (int b = 0; b < bins; ++b) prob[b] = double(res.avg_counts[b]) / tot;
     rep.add(prob);
   }
-  Stationary s{rep.mean(), rep.se(), {}};
+  Stationary s{rep.mean(), rep.se(), {}, rep};
   for (int b = 0; b < bins; ++b) s.centers.push_back(l.lo + (b + 0.5) * (l.hi - l.lo) / bins);
   return s;
 }
@@ -239,37 +248,31 @@ void soret_equilibrium(const Ctx& c) {
     const auto p_ito = law([&](double q) { return std::pow(g.at(q), -2.0); });
     const auto p_cor = law([&](double q) { return theory::stationary_ito_corrected(g, q, eta, 1.0, 1.0); });
     const auto p_paper = law([&](double q) { return 1.0 / g.at(q); });
-    // Reflecting walls: a boundary layer of width ~ eta g (the discrete mirror) is not described by
-    // the continuum law; bins within 3 eta g_max of a wall are left out of the comparison.
+    const auto p_exact = theory::stationary_rademacher_exact(g, 0, 1, geo.b, eta, B);
     std::vector<int> use;
-    const double layer = geo.b == Boundary::reflecting ? 3 * eta * 1.5 : 0.0;
-    for (int b = 0; b < B; ++b) {
-      const double lo = double(b) / B, hi = double(b + 1) / B;
-      if (lo >= layer && hi <= 1 - layer) use.push_back(b);
-    }
-    auto renorm = [&](std::vector<double> p) {  // normalise over the bins compared
-      double tp = 0, tm = 0;
-      for (int b : use) { tp += p[b]; tm += s.p[b]; }
-      for (auto& v : p) v *= tm / tp;
-      return p;
-    };
+    for (int b = 0; b < B; ++b) use.push_back(b);
     const std::string scnname = std::string("4 Soret equilibrium (") + geo.name + ")";
-    const std::string note = geo.b == Boundary::reflecting ? "bins within 3 eta g_max of the walls excluded" : "";
-    chi2_row(rows, true, scnname, "stationary density, g=" + std::string(geo.g), "controlled, O(eta^2) corrected",
-             s.p, s.se, renorm(p_cor), "g^-2 [1 - eta^2 (g^2)''/12]", use, kReplicas, note);
-    chi2_row(rows, false, scnname, "stationary density, g=" + std::string(geo.g), "controlled, continuum only",
-             s.p, s.se, renorm(p_ito), "g^-2", use, kReplicas,
-             "a failure here means the O(eta^2) correction is resolved");
-    chi2_row(rows, false, scnname, "stationary density, g=" + std::string(geo.g), "Eq. 10 zero flux (rho ~ 1/g)",
-             s.p, s.se, renorm(p_paper), "1/g", use, kReplicas);
-    // Exponent nu of rho ~ g^-nu (with the walk's O(eta^2) shape correction); S_T T = nu/2 for T = g^2.
-    const auto fit = fit_exponent(
-        [&](double nu) {
-          return law([&](double q) {
-            return std::pow(g.at(q), 2.0 - nu) * theory::stationary_ito_corrected(g, q, eta, 1.0, 1.0);
-          });
-        },
-        s.p, s.se, use, 0.0, 4.0);
+    const std::string qty = "stationary density, g=" + std::string(geo.g);
+    profile_row(rows, true, scnname, qty, "exact discrete law (transfer operator)", s.rep, p_exact,
+                "fixed point of the one-step operator", use, "all orders in eta, walls included");
+    profile_row(rows, false, scnname, qty, "controlled continuum law", s.rep, p_ito, "g^-2", use,
+                "leading order; refuted here = finite-eta corrections resolved");
+    profile_row(rows, false, scnname, qty, "controlled, O(eta^2) corrected", s.rep, p_cor,
+                "g^-2 [1 - eta^2 (g^2)''/12]", use,
+                geo.b == Boundary::reflecting ? "wall boundary layers not included" : "O(eta^4) terms not included");
+    profile_row(rows, false, scnname, qty, "Eq. 10 zero flux (rho ~ 1/g)", s.rep, p_paper, "1/g", use);
+    // The exponent nu of rho ~ g^-nu, fitted per replica with the exact finite-eta shape
+    // p(nu) = p_exact g(center)^(2 - nu) (exact at nu = 2); mean and SE over replicas.
+    std::vector<double> gc(B);
+    for (int b = 0; b < B; ++b) gc[b] = g.at(s.centers[b]);
+    auto shape = [&](double nu) {
+      std::vector<double> out(B);
+      for (int b = 0; b < B; ++b) out[b] = p_exact[b] * std::pow(gc[b], 2.0 - nu);
+      return out;
+    };
+    Replicas nus;
+    for (const auto& sample : s.rep.samples) nus.add({fit_exponent(shape, sample, s.se, use, 0.0, 4.0).first});
+    const std::pair<double, double> fit{nus.mean()[0], nus.se()[0]};
     gate(rows, scnname, "exponent nu of rho ~ g^-nu", "controlled (Ito)", fit.first, fit.second, "2", 2.0);
     paper(rows, scnname, "exponent nu of rho ~ g^-nu", "Eq. 10 zero flux", fit.first, fit.second, "1", 1.0);
     gate(rows, scnname, "Soret coefficient S_T * T (T = g^2)", "controlled: S_T = D_T/D = 1/g^2", fit.first / 2,
@@ -278,7 +281,7 @@ void soret_equilibrium(const Ctx& c) {
           fit.second / 2, "1/2", 0.5);
     auto& f = c.rep.fields[std::string("soret_equilibrium/") + geo.name];
     f["centers"] = s.centers; f["p_measured"] = s.p; f["p_se"] = s.se; f["p_ito"] = p_ito;
-    f["p_ito_corrected"] = p_cor; f["p_eq10"] = p_paper;
+    f["p_ito_corrected"] = p_cor; f["p_eq10"] = p_paper; f["p_exact"] = p_exact;
   }
 }
 
@@ -391,9 +394,16 @@ void noise_conventions(const Ctx& c) {
     Expression gg(kSin, 1, eta2, "g");
     std::vector<int> use;
     for (int b = 0; b < B; ++b) use.push_back(b);
-    const auto fit = fit_exponent(
-        [&](double nu) { return theory::bin_probabilities([&](double q) { return std::pow(gg.at(q), -nu); }, 0, 1, B); },
-        s.p, s.se, use, -1.0, 4.0);
+    std::vector<double> gc(B);
+    for (int b = 0; b < B; ++b) gc[b] = gg.at(s.centers[b]);
+    auto shape = [&](double nu) {
+      std::vector<double> out(B);
+      for (int b = 0; b < B; ++b) out[b] = std::pow(gc[b], -nu);
+      return out;
+    };
+    Replicas nus;
+    for (const auto& sample : s.rep.samples) nus.add({fit_exponent(shape, sample, s.se, use, -1.0, 4.0).first});
+    const std::pair<double, double> fit{nus.mean()[0], nus.se()[0]};
     const std::string scnname = "7 noise/conventions";
     gate(rows, scnname, "stationary exponent nu (rho ~ g^-nu), alpha=" + fmt(alpha), "controlled", fit.first,
          fit.second, "2 (1 - alpha)", 2 * (1 - alpha));

@@ -1,6 +1,8 @@
 #include "check/support.hpp"
 
 #include <algorithm>
+#include <boost/math/distributions/fisher_f.hpp>
+#include <boost/math/distributions/normal.hpp>
 #include <numeric>
 
 #include "soret/rng.hpp"
@@ -106,6 +108,73 @@ void chi2_row(std::vector<Row>& rows, bool gating, const std::string& scn, const
   r.note = "chi2 over " + std::to_string(use.size()) + " points (measured column: chi2, predicted: dof)" +
            (note.empty() ? "" : "; " + note);
   rows.push_back(r);
+}
+
+void profile_row(std::vector<Row>& rows, bool gating, const std::string& scn, const std::string& qty,
+                 const std::string& eq, const Replicas& meas, const std::vector<double>& pred,
+                 const std::string& pred_name, const std::vector<int>& use, const std::string& note, int K) {
+  const int R = static_cast<int>(meas.samples.size());
+  const auto se = meas.se();
+  const int n = static_cast<int>(use.size());
+  // Projections y_r (K per replica) of the standardised deviations.
+  std::vector<std::vector<double>> y(R, std::vector<double>(K, 0.0));
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < n; ++j) {
+      const int b = use[j];
+      const double d = (meas.samples[r][b] - pred[b]) / (se[b] * std::sqrt(double(R)));
+      for (int m = 0; m < K / 2; ++m) {
+        const double ph = 2 * M_PI * (m + 1) * (j + 0.5) / n;
+        y[r][2 * m] += d * std::cos(ph);
+        y[r][2 * m + 1] += d * std::sin(ph);
+      }
+    }
+  std::vector<double> ybar(K, 0.0);
+  for (const auto& v : y)
+    for (int k = 0; k < K; ++k) ybar[k] += v[k] / R;
+  std::vector<double> S(K * K, 0.0);
+  for (const auto& v : y)
+    for (int a = 0; a < K; ++a)
+      for (int b = 0; b < K; ++b) S[a * K + b] += (v[a] - ybar[a]) * (v[b] - ybar[b]) / (R - 1);
+  // Cholesky solve S x = ybar.
+  std::vector<double> Lc(K * K, 0.0);
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j <= i; ++j) {
+      double sum = S[i * K + j];
+      for (int k = 0; k < j; ++k) sum -= Lc[i * K + k] * Lc[j * K + k];
+      Lc[i * K + j] = (i == j) ? std::sqrt(std::max(sum, 1e-300)) : sum / Lc[j * K + j];
+    }
+  std::vector<double> z(K);
+  for (int i = 0; i < K; ++i) {
+    double sum = ybar[i];
+    for (int k = 0; k < i; ++k) sum -= Lc[i * K + k] * z[k];
+    z[i] = sum / Lc[i * K + i];
+  }
+  double t2 = 0;
+  for (double v : z) t2 += v * v;
+  t2 *= R;
+  const double F = double(R - K) / (double(K) * (R - 1)) * t2;
+  const boost::math::fisher_f_distribution<double> fd(K, R - K);
+  const double p = boost::math::cdf(boost::math::complement(fd, F));
+  const boost::math::normal_distribution<double> nd;
+  const double zscore = p <= 0 ? 40.0 : boost::math::quantile(boost::math::complement(nd, std::max(p, 1e-300)));
+  Row row;
+  row.scenario = scn;
+  row.quantity = qty;
+  row.equation = eq;
+  row.measured = t2;
+  row.prediction = pred_name;
+  row.predicted = K;
+  row.z = zscore;
+  row.gating = gating;
+  row.verdict = std::abs(zscore) < 5 ? (gating ? "pass" : "confirmed") : (gating ? "FAIL" : "refuted");
+  // Largest per-point |z| as a readable summary.
+  double zmax = 0;
+  for (int b : use) zmax = std::max(zmax, std::abs((meas.mean()[b] - pred[b]) / se[b]));
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "Hotelling T^2 on %d modes of %d points (measured: T^2, predicted: K); max point |z| %.3g",
+                K, n, zmax);
+  row.note = std::string(buf) + (note.empty() ? "" : "; " + note);
+  rows.push_back(row);
 }
 
 std::pair<double, double> fit_slope(const std::vector<double>& x, const std::vector<double>& y,

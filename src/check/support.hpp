@@ -42,6 +42,16 @@ void chi2_row(std::vector<Row>& rows, bool gating, const std::string& scn, const
               const std::vector<double>& pred, const std::string& pred_name, const std::vector<int>& use,
               int replicas, const std::string& note = "");
 
+/// Appends a row comparing a measured profile with a predicted one by Hotelling's T^2 test on K
+/// projections (the K/2 lowest Fourier modes of the standardised deviation over the profile's
+/// index), with the K x K covariance estimated from the replicas. Unlike a diagonal chi-square it
+/// is valid when the points of a profile are correlated (multi-face jumps; slow modes of a
+/// time-averaged density). Under the prediction (R-K)/(K(R-1)) T^2 ~ F(K, R-K); the row's z is the
+/// normal quantile of the upper tail probability (z > 5: p < 3e-7).
+void profile_row(std::vector<Row>& rows, bool gating, const std::string& scn, const std::string& qty,
+                 const std::string& eq, const Replicas& meas, const std::vector<double>& pred,
+                 const std::string& pred_name, const std::vector<int>& use, const std::string& note = "", int K = 6);
+
 /// Weighted least-squares line y = a + b x; returns (b, se_b).
 std::pair<double, double> fit_slope(const std::vector<double>& x, const std::vector<double>& y,
                                     const std::vector<double>& sy);

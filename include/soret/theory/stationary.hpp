@@ -10,12 +10,22 @@
 #include <vector>
 
 #include "soret/expression.hpp"
+#include "soret/model.hpp"
 
 namespace soret::theory {
 
 /// Probability of each of `bins` equal bins of [lo, hi) under the stationary law
 /// rho ~ g^(2 alpha - 2) of the one-dimensional expression g (composite Simpson, 64 panels/bin).
 std::vector<double> stationary_bin_probabilities(const Expression& g, double lo, double hi, int bins, double alpha);
+
+/// Exact stationary bin probabilities of the discrete Ito walk with Rademacher noise and no drift,
+/// q' = fold(q + s eta g(q)), s = +-1, on a periodic or reflecting [lo, hi): the fixed point of the
+/// transfer operator
+///     rho'(x) = 1/2 sum_s sum_{y : fold(y + s eta g(y)) = x} rho(y) / |1 + s eta g'(y)|
+/// on a grid of `grid` cells (linear interpolation; error O(h^2 rho'')), found by power iteration.
+/// Needs eta |g'| < 1. All orders in eta; the reference for the measured stationary density.
+std::vector<double> stationary_rademacher_exact(const Expression& g, double lo, double hi, Boundary b, double eta,
+                                                int bins, int grid = 1 << 14);
 
 /// Bin probabilities of an arbitrary non-negative weight function w(q) on [lo, hi).
 template <typename F>

@@ -55,13 +55,14 @@ void write_report(const Report& r, const std::string& dir) {
      << num(r.seconds) << " s. Suite: **" << (r.passed() ? "PASSED" : "FAILED") << "** (every gating row |z| < 5).\n\n"
      << "z = (measured - predicted) / SE, SE from 16 independent replicas. *Gating* rows compare the simulator "
         "with the controlled theory of the walk (validation/THEORY.md); *paper* rows give the verdict on a "
-        "paper equation (confirmed: |z| < 5; refuted: |z| >= 5). chi2 rows: z = (chi2 - dof)/sqrt(2 dof).\n\n"
+        "paper equation or of a truncated expansion (confirmed: |z| < 5; refuted: |z| >= 5). Profile rows: Hotelling "
+        "T^2 on 6 Fourier modes with the replica covariance, z = normal quantile of its F-test p-value.\n\n"
      << "| scenario | quantity | compared with | measured | SE | prediction | predicted | z | kind | verdict | note |\n"
      << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& row : r.rows)
     md << "| " << row.scenario << " | " << row.quantity << " | " << row.equation << " | " << num(row.measured) << " | "
        << (row.se > 0 ? num(row.se) : "-") << " | " << row.prediction << " | " << num(row.predicted) << " | "
-       << num(row.z) << " | " << (row.gating ? "gating" : (row.se > 0 || row.note.find("chi2") == 0 ? "paper" : "theory"))
+       << num(row.z) << " | " << (row.gating ? "gating" : (row.theory_only ? "theory" : "paper"))
        << " | " << row.verdict << " | " << row.note << " |\n";
   write_atomic(dir + "/report.md", md.str());
 
@@ -75,7 +76,8 @@ void write_report(const Report& r, const std::string& dir) {
        << ", \"equation\": " << json_str(row.equation) << ", \"measured\": " << num(row.measured)
        << ", \"se\": " << num(row.se) << ", \"prediction\": " << json_str(row.prediction)
        << ", \"predicted\": " << num(row.predicted) << ", \"z\": " << num(row.z)
-       << ", \"gating\": " << (row.gating ? "true" : "false") << ", \"verdict\": " << json_str(row.verdict)
+       << ", \"gating\": " << (row.gating ? "true" : "false")
+       << ", \"theory_only\": " << (row.theory_only ? "true" : "false") << ", \"verdict\": " << json_str(row.verdict)
        << ", \"note\": " << json_str(row.note) << "}" << (i + 1 < r.rows.size() ? "," : "") << "\n";
   }
   js << "  ]\n}\n";

@@ -111,8 +111,16 @@ void eq9_thermophoresis_scaling(const Ctx& c) {
     // Scenario 2: the thermophoretic flux from a flat density.
     gate(rows, "2 thermophoresis", "J at q=0, " + tag, "exact one-step", J[0], Jse[0], "rho (Delta- - Delta+)/2",
          jexact[0]);
-    gate(rows, "2 thermophoresis", "J at q=0, " + tag, "controlled (KM to eta^4)", J[0], Jse[0],
-         "-eta^2 g g' rho - eta^4 (g^4)''' rho/24", jctrl[0]);
+    // The truncated expansion gates only where its known truncation error (exact - KM, from
+    // theory) is below half the SE; elsewhere the row reports whether the truncation is resolved.
+    if (std::abs(jexact[0] - jctrl[0]) < 0.5 * Jse[0])
+      gate(rows, "2 thermophoresis", "J at q=0, " + tag, "controlled (KM to eta^4)", J[0], Jse[0],
+           "-eta^2 g g' rho - eta^4 (g^4)''' rho/24", jctrl[0]);
+    else
+      paper(rows, "2 thermophoresis", "J at q=0, " + tag, "controlled (KM to eta^4), truncated", J[0], Jse[0],
+            "-eta^2 g g' rho - eta^4 (g^4)''' rho/24", jctrl[0],
+            "not gating: the O(eta^6) truncation (exact - KM = " + fmt(jexact[0] - jctrl[0]) +
+                ") exceeds SE/2; refuted = truncation resolved");
     paper(rows, "2 thermophoresis", "J at q=0, " + tag, "Eq. 10 thermophoretic term", J[0], Jse[0],
           "-eta^2 g g' rho", jpaper[0]);
     profile_row(rows, true, "2 thermophoresis", "J profile, " + tag, "exact one-step", o.net, jexact,
@@ -141,17 +149,19 @@ void eq9_thermophoresis_scaling(const Ctx& c) {
     rem_x.push_back(std::log(eta));
     rem_y.push_back(std::log(std::abs(dexact[0] - dlead[0])));
   }
-  // Eq. 9's remainder: slope of log |exact - leading| vs log eta (theory only).
-  std::vector<double> ones(rem_x.size(), 1.0);
-  const auto rem = fit_slope(rem_x, rem_y, ones);
+  // Eq. 9's remainder: local slope of log |exact - leading| vs log eta between the two smallest eta
+  // (the asymptotic regime; at larger eta the O(eta^6) term is not negligible). Theory only.
+  const size_t n = rem_x.size();
+  const double slope = (rem_y[n - 1] - rem_y[n - 2]) / (rem_x[n - 1] - rem_x[n - 2]);
   Row r;
   r.scenario = "1 eq9";
-  r.quantity = "slope of log|exact - Eq. 9| vs log eta at q=0";
+  r.quantity = "local slope of log|exact - Eq. 9| vs log eta at q=0 (eta 0.01-0.02)";
   r.equation = "Eq. 9 remainder";
-  r.measured = rem.first;
+  r.measured = slope;
   r.prediction = "O(eta^4)";
   r.predicted = 4;
-  r.verdict = std::abs(rem.first - 4) < 0.1 ? "confirmed" : "refuted";
+  r.verdict = std::abs(slope - 4) < 0.2 ? "confirmed" : "refuted";
+  r.theory_only = true;
   r.note = "theory only (no Monte Carlo): Delta+ - Delta- is even in eta, so the remainder is O(eta^4)";
   rows.push_back(r);
   // Scenario 6: the log-log slope of the thermophoretic flux.
@@ -248,7 +258,7 @@ void soret_equilibrium(const Ctx& c) {
     const auto p_ito = law([&](double q) { return std::pow(g.at(q), -2.0); });
     const auto p_cor = law([&](double q) { return theory::stationary_ito_corrected(g, q, eta, 1.0, 1.0); });
     const auto p_paper = law([&](double q) { return 1.0 / g.at(q); });
-    const auto p_exact = theory::stationary_rademacher_exact(g, 0, 1, geo.b, eta, B);
+    const auto p_exact = theory::stationary_rademacher_exact(g, 0, 1, geo.b, eta, B, 0.0);
     std::vector<int> use;
     for (int b = 0; b < B; ++b) use.push_back(b);
     const std::string scnname = std::string("4 Soret equilibrium (") + geo.name + ")";
@@ -383,8 +393,8 @@ void noise_conventions(const Ctx& c) {
           theory::eq10_paper(lp, 1.0, {0.0}, eta).thermophoretic);
   }
   if (c.opt.fast) return;  // the stationary part needs long runs
-  // Stationary exponents for alpha = 1/2 and 1: rho ~ g^(2 alpha - 2) at eta = 0.025 (the O(eta^2)
-  // correction for alpha != 0 is not derived; at this eta it is about 0.3% and below resolution).
+  // Stationary densities for alpha = 1/2 and 1 (Rademacher, periodic): against the exact discrete
+  // law of the predictor-corrector walk (gating) and the continuum law rho ~ g^(2 alpha - 2).
   const double eta2 = 0.025;
   for (double alpha : {0.5, 1.0}) {
     auto m = model_1d(kSin, eta2, Boundary::periodic);
@@ -394,21 +404,28 @@ void noise_conventions(const Ctx& c) {
     Expression gg(kSin, 1, eta2, "g");
     std::vector<int> use;
     for (int b = 0; b < B; ++b) use.push_back(b);
+    const auto p_exact = theory::stationary_rademacher_exact(gg, 0, 1, Boundary::periodic, eta2, B, alpha);
+    const auto p_cont = theory::stationary_bin_probabilities(gg, 0, 1, B, alpha);
+    const std::string scnname = "7 noise/conventions";
+    const std::string qty = "stationary density, alpha=" + fmt(alpha) + ", eta=" + fmt(eta2);
+    profile_row(rows, true, scnname, qty, "exact discrete law (transfer operator)", s.rep, p_exact,
+                "fixed point of the one-step operator", use);
+    profile_row(rows, false, scnname, qty, "controlled continuum law", s.rep, p_cont, "g^(2 alpha - 2)", use,
+                "leading order; refuted here = finite-eta corrections resolved");
     std::vector<double> gc(B);
     for (int b = 0; b < B; ++b) gc[b] = gg.at(s.centers[b]);
-    auto shape = [&](double nu) {
+    const double nu0 = 2 - 2 * alpha;
+    auto shape = [&](double nu) {  // exact at nu = nu0
       std::vector<double> out(B);
-      for (int b = 0; b < B; ++b) out[b] = std::pow(gc[b], -nu);
+      for (int b = 0; b < B; ++b) out[b] = p_exact[b] * std::pow(gc[b], nu0 - nu);
       return out;
     };
     Replicas nus;
     for (const auto& sample : s.rep.samples) nus.add({fit_exponent(shape, sample, s.se, use, -1.0, 4.0).first});
-    const std::pair<double, double> fit{nus.mean()[0], nus.se()[0]};
-    const std::string scnname = "7 noise/conventions";
-    gate(rows, scnname, "stationary exponent nu (rho ~ g^-nu), alpha=" + fmt(alpha), "controlled", fit.first,
-         fit.second, "2 (1 - alpha)", 2 * (1 - alpha));
+    gate(rows, scnname, "stationary exponent nu (rho ~ g^-nu), alpha=" + fmt(alpha), "controlled", nus.mean()[0],
+         nus.se()[0], "2 (1 - alpha) with the exact finite-eta shape", nu0);
     auto& f = c.rep.fields["conventions/alpha=" + fmt(alpha)];
-    f["centers"] = s.centers; f["p_measured"] = s.p; f["p_se"] = s.se;
+    f["centers"] = s.centers; f["p_measured"] = s.p; f["p_se"] = s.se; f["p_exact"] = p_exact; f["p_continuum"] = p_cont;
   }
 }
 

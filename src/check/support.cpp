@@ -93,23 +93,6 @@ void paper(std::vector<Row>& rows, const std::string& scn, const std::string& qt
   rows.push_back(r);
 }
 
-void chi2_row(std::vector<Row>& rows, bool gating, const std::string& scn, const std::string& qty,
-              const std::string& eq, const std::vector<double>& meas, const std::vector<double>& se,
-              const std::vector<double>& pred, const std::string& pred_name, const std::vector<int>& use,
-              int replicas, const std::string& note) {
-  double chi2 = 0;
-  for (int i : use) chi2 += std::pow((meas[i] - pred[i]) / se[i], 2);
-  if (replicas > 3) chi2 *= double(replicas - 3) / double(replicas - 1);
-  const double k = double(use.size());
-  Row r = make(scn, qty, eq, chi2, 0.0, pred_name, k, note);
-  r.z = (chi2 - k) / std::sqrt(2 * k);
-  r.gating = gating;
-  r.verdict = std::abs(r.z) < 5 ? (gating ? "pass" : "confirmed") : (gating ? "FAIL" : "refuted");
-  r.note = "chi2 over " + std::to_string(use.size()) + " points (measured column: chi2, predicted: dof)" +
-           (note.empty() ? "" : "; " + note);
-  rows.push_back(r);
-}
-
 void profile_row(std::vector<Row>& rows, bool gating, const std::string& scn, const std::string& qty,
                  const std::string& eq, const Replicas& meas, const std::vector<double>& pred,
                  const std::string& pred_name, const std::vector<int>& use, const std::string& note, int K) {

@@ -34,14 +34,6 @@ void gate(std::vector<Row>& rows, const std::string& scn, const std::string& qty
 /// Appends a paper row: confirmed when |z| < 5, refuted otherwise.
 void paper(std::vector<Row>& rows, const std::string& scn, const std::string& qty, const std::string& eq, double meas,
            double se, const std::string& pred_name, double pred, const std::string& note = "");
-/// Appends a row of a chi-square comparison over k points, as z = (chi2 - k) / sqrt(2k). With SEs
-/// estimated from R replicas each term is a squared Student t with R-1 degrees of freedom, whose
-/// mean is (R-1)/(R-3): chi2 is multiplied by (R-3)/(R-1) so that its mean is k.
-void chi2_row(std::vector<Row>& rows, bool gating, const std::string& scn, const std::string& qty,
-              const std::string& eq, const std::vector<double>& meas, const std::vector<double>& se,
-              const std::vector<double>& pred, const std::string& pred_name, const std::vector<int>& use,
-              int replicas, const std::string& note = "");
-
 /// Appends a row comparing a measured profile with a predicted one by Hotelling's T^2 test on K
 /// projections (the K/2 lowest Fourier modes of the standardised deviation over the profile's
 /// index), with the K x K covariance estimated from the replicas. Unlike a diagonal chi-square it

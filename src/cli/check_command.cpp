@@ -56,9 +56,9 @@ int check_main(int argc, char** argv) {
     int gating = 0, failed = 0;
     for (const auto& r : rep.rows) {
       if (r.gating) { ++gating; failed += r.verdict != "pass"; }
-      if (!r.gating && r.se == 0 && r.note.rfind("chi2", 0) != 0) continue;
-      std::printf("%-34.34s %-46.46s %-30.30s z=%9.2f  %s\n", r.scenario.c_str(), r.quantity.c_str(),
-                  r.equation.c_str(), r.z, r.verdict.c_str());
+      std::printf("%-34.34s %-46.46s %-30.30s %s=%9.3g  %s\n", r.scenario.c_str(), r.quantity.c_str(),
+                  r.equation.c_str(), r.theory_only ? "value" : "z", r.theory_only ? r.measured : r.z,
+                  r.verdict.c_str());
     }
     std::printf("soret check: %d gating comparisons, %d failed; %.1f s; report in %s/\n", gating, failed, rep.seconds,
                 dir.c_str());

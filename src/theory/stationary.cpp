@@ -13,11 +13,23 @@ std::vector<double> stationary_bin_probabilities(const Expression& g, double lo,
 }
 
 std::vector<double> stationary_rademacher_exact(const Expression& g, double lo, double hi, Boundary b, double eta,
-                                                int bins, int grid) {
+                                                int bins, double alpha, int grid) {
   if (b != Boundary::periodic && b != Boundary::reflecting)
     throw InputError("boundary", "exact stationary law: periodic or reflecting boundaries only");
   const int M = bins * std::max(1, grid / bins);  // whole cells per bin
   const double L = hi - lo, h = L / M, dh = derivative_step(L);
+  auto fold = [&](double y) {
+    if (b == Boundary::periodic) return y - L * std::floor((y - lo) / L);
+    double m = std::fmod(y - lo, 2 * L);
+    if (m < 0) m += 2 * L;
+    return lo + (m > L ? 2 * L - m : m);
+  };
+  auto T = [&](int s, double y) {
+    const double gy = g.at(y);
+    const double pred = alpha == 0.0 ? y : fold(y + alpha * s * eta * gy);
+    return y + s * eta * (alpha == 0.0 ? gy : g.at(pred));
+  };
+  auto dT = [&](int s, double y) { return (T(s, y + dh) - T(s, y - dh)) / (2 * dh); };
   struct Pre { double y, w; };
   std::vector<std::vector<Pre>> pre(M);
   for (int k = 0; k < M; ++k) {
@@ -27,16 +39,15 @@ std::vector<double> stationary_rademacher_exact(const Expression& g, double lo, 
     else targets = {x, 2 * lo - x, 2 * hi - x};
     for (int s : {+1, -1})
       for (double xt : targets) {
-        // Solve y + s eta g(y) = xt (the map is increasing when eta |g'| < 1).
+        // Solve T_s(y) = xt (T_s is increasing when eta |g'| < 1).
         double y = xt - s * eta * g.at(xt);
         for (int it = 0; it < 100; ++it) {
-          const double dg = g.diff(0, &y, dh);
-          const double step = (y + s * eta * g.at(y) - xt) / (1 + s * eta * dg);
+          const double step = (T(s, y) - xt) / dT(s, y);
           y -= step;
           if (std::abs(step) < 1e-15 * (1 + std::abs(y))) break;
         }
         if (y < lo || y >= hi) continue;
-        const double jac = 1 + s * eta * g.diff(0, &y, dh);
+        const double jac = dT(s, y);
         if (!(jac > 0)) throw NumericalError("exact stationary law: eta |g'| >= 1, the walk is not invertible");
         pre[k].push_back({y, 0.5 / jac});
       }

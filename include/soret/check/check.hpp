@@ -23,6 +23,7 @@ struct Row {
   double predicted = 0;
   double z = 0;
   bool gating = false;
+  bool theory_only = false;  ///< a prediction checked against another prediction (no Monte Carlo)
   std::string verdict;  ///< "pass"/"FAIL" for gating rows; "confirmed"/"refuted"/... for paper rows
   std::string note;
 };

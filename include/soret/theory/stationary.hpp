@@ -18,14 +18,16 @@ namespace soret::theory {
 /// rho ~ g^(2 alpha - 2) of the one-dimensional expression g (composite Simpson, 64 panels/bin).
 std::vector<double> stationary_bin_probabilities(const Expression& g, double lo, double hi, int bins, double alpha);
 
-/// Exact stationary bin probabilities of the discrete Ito walk with Rademacher noise and no drift,
-/// q' = fold(q + s eta g(q)), s = +-1, on a periodic or reflecting [lo, hi): the fixed point of the
-/// transfer operator
-///     rho'(x) = 1/2 sum_s sum_{y : fold(y + s eta g(y)) = x} rho(y) / |1 + s eta g'(y)|
+/// Exact stationary bin probabilities of the discrete walk with Rademacher noise and no drift,
+/// q' = fold(T_s(q)), T_s(y) = y + s eta g(fold(y + alpha s eta g(y))), s = +-1 (the engine's
+/// predictor-corrector convention alpha), on a periodic or reflecting [lo, hi): the fixed point of
+/// the transfer operator
+///     rho'(x) = 1/2 sum_s sum_{y : fold(T_s(y)) = x} rho(y) / T_s'(y)
 /// on a grid of `grid` cells (linear interpolation; error O(h^2 rho'')), found by power iteration.
-/// Needs eta |g'| < 1. All orders in eta; the reference for the measured stationary density.
+/// Needs T_s increasing (eta |g'| < 1). All orders in eta; the reference for the measured
+/// stationary density.
 std::vector<double> stationary_rademacher_exact(const Expression& g, double lo, double hi, Boundary b, double eta,
-                                                int bins, int grid = 1 << 14);
+                                                int bins, double alpha = 0.0, int grid = 1 << 14);
 
 /// Bin probabilities of an arbitrary non-negative weight function w(q) on [lo, hi).
 template <typename F>

@@ -71,4 +71,18 @@ class CounterStream {
   bool have_normal_ = false;
 };
 
+/// A CounterStream as a Boost.Random / std uniform random bit generator, so that Boost.Random's
+/// distributions (e.g. its ziggurat normal_distribution) run on top of Philox.
+class Engine {
+ public:
+  using result_type = std::uint64_t;
+  Engine(const Key& key, std::uint64_t a, std::uint64_t b) : s_(key, a, b) {}
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return ~result_type(0); }
+  result_type operator()() { return s_.next(); }
+
+ private:
+  CounterStream s_;
+};
+
 }  // namespace soret::rng

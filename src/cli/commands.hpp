@@ -5,5 +5,6 @@ namespace soret::cli {
 
 int walk_main(int argc, char** argv);
 int check_main(int argc, char** argv);
+int net_main(int argc, char** argv);
 
 }  // namespace soret::cli

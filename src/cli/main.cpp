@@ -17,6 +17,7 @@ void usage() {
       "Commands:\n"
       "  walk    simulate a walker ensemble; density, exact face-crossing flux, moments -> HDF5\n"
       "  check   theory-vs-measurement validation of the paper's Eq. 9-12 (report: Markdown, JSON, HDF5)\n"
+      "  net     SGD on ensembles of two-layer ReLU nets; eta and batch sweeps; scaling study -> HDF5\n"
       "  help    this text\n\n"
       "Run 'soret <command> --help' for the options of a command.\n",
       soret::version);
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "walk") return soret::cli::walk_main(argc - 1, argv + 1);
     if (cmd == "check") return soret::cli::check_main(argc - 1, argv + 1);
+    if (cmd == "net") return soret::cli::net_main(argc - 1, argv + 1);
     std::fprintf(stderr, "soret: unknown command '%s' (try 'soret help')\n", cmd.c_str());
     return 2;
   } catch (const soret::InputError& e) {

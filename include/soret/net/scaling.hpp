@@ -1,0 +1,46 @@
+#pragma once
+// Scaling analysis of a sweep: rescaled-time collapse exponents and early-time rates.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "soret/net/trainer.hpp"
+
+namespace soret::net {
+
+/// A record-by-network field of a run (e.g. activation_rate).
+using Field = std::vector<double> RunResult::*;
+
+struct Collapse {
+  std::string quantity, variable;  ///< variable: "eta" (tau = t eta^k) or "batch" (tau = t / B^k)
+  std::vector<double> k;           ///< exponent grid
+  std::vector<double> metric;      ///< spread between curves at equal tau, in units of their SE^2
+  double best = 0, ci_lo = 0, ci_hi = 0;  ///< best exponent and bootstrap 95% interval
+  int bootstrap = 0;
+};
+
+/// Collapse of the ensemble-mean curves of `runs` (which differ in `variable`) under
+/// tau = t * s^k, s = eta or 1/B; metric(k) = mean over 40 tau points of
+/// sum_c (m_c - m_bar)^2 / se_c^2 / (C - 1). Networks are resampled jointly across runs
+/// (common random numbers) for the bootstrap interval.
+Collapse collapse(const std::vector<const RunResult*>& runs, Field f, const std::string& quantity,
+                  const std::string& variable, bool square, int bootstrap, std::uint64_t seed);
+
+struct EarlyRate {
+  std::string run, quantity;
+  double eta = 0;
+  int batch = 0;
+  double rate = 0, se = 0;  ///< mean over networks of the per-network least-squares slope, per step
+  std::uint64_t t_end = 0;
+};
+
+/// Early-time slope of a quantity over records with t <= t_end (per network, then averaged).
+EarlyRate early_rate(const RunResult& r, Field f, const std::string& quantity, bool square, std::uint64_t t_end);
+
+struct PowerFit {
+  std::string quantity, variable;
+  double slope = 0, se = 0;  ///< log|rate| vs log(variable), weighted least squares
+};
+PowerFit power_fit(const std::vector<EarlyRate>& rates, const std::string& variable);
+
+}  // namespace soret::net

@@ -1,0 +1,65 @@
+#pragma once
+// SGD on ensembles of two-layer ReLU networks, seen as walkers in parameter space.
+//
+// Each network is trained for all its steps in one go by one thread (its parameters stay in
+// L1/L2); the weight update of step t is fused with the forward pass of step t+1 (one sweep over W
+// per step). Networks are independent and use counter-based streams, so results do not depend on
+// the thread count.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "soret/net/model.hpp"
+
+namespace soret::net {
+
+enum class Mode { sgd, full_batch, frozen_v };
+
+/// One training configuration of a sweep.
+struct RunSpec {
+  std::string name;
+  double eta = 0.05;
+  int batch = 1;
+  Mode mode = Mode::sgd;  ///< full_batch: the gradient of `full_batch` fresh samples (or of the whole
+                          ///< training set); frozen_v: SGD with the second layer held fixed
+  int full_batch = 1024;
+};
+
+struct TrainOptions {
+  int ensemble = 64;
+  std::uint64_t steps = 1000;
+  std::uint64_t record_every = 10;
+  std::uint64_t seed = 1;
+  int threads = 0;
+  bool progress = false;
+  int probe = 0;  ///< >0: also the activation rate on this many fixed probe samples at each record
+  /// Parameter density / face-crossing flux of the per-unit (V_i, b_i) points (0 bins: off).
+  int grid_bins_v = 40, grid_bins_b = 40;
+  double v_lo = -1, v_hi = 1, b_lo = -1, b_hi = 1;
+  std::uint64_t density_every = 0;  ///< records between density snapshots (0: 10 snapshots in all)
+  double blowup = 1e6;              ///< |parameter| above this (or a non-finite loss) = divergence
+};
+
+/// Per-network records (records x networks, row-major) and the parameter-space fields.
+struct RunResult {
+  RunSpec spec;
+  std::vector<std::uint64_t> t;  ///< record times: statistics of parameters at t, sample-based
+                                 ///< statistics averaged over the batches of steps t .. t+K-1
+  std::vector<double> activation_rate, v_norm, bias_mean, bias_std, w_norm, loss, p_mean;
+  std::vector<double> grad_var_v, grad_var_b, grad_var_w;  ///< trace of the mini-batch gradient covariance
+  std::vector<double> probe_activation;                     ///< if probe > 0
+  std::vector<double> c2;  ///< mean (p - y)^2 over the record window
+  std::vector<double> eq27_b_drift, eq27_v2_drift;  ///< Eq. 27 thermophoretic drift per step (unit mean), every 10th record
+  std::vector<std::int64_t> diverged_at;  ///< per network: step of divergence, or -1
+  // (V_i, b_i) density snapshots and crossings of V and b grid lines per record window.
+  std::vector<std::uint64_t> density_t;
+  std::vector<std::uint64_t> density;  ///< snapshots x bins_v x bins_b
+  std::vector<std::uint64_t> cross_v_plus, cross_v_minus;  ///< windows x (bins_v + 1)
+  std::vector<std::uint64_t> cross_b_plus, cross_b_minus;  ///< windows x (bins_b + 1)
+  double seconds = 0;
+  std::size_t records() const { return t.size(); }
+};
+
+RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt);
+
+}  // namespace soret::net

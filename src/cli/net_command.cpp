@@ -1,0 +1,437 @@
+// `soret net`: SGD on ensembles of two-layer ReLU networks, sweeps over eta and |B|, scaling study.
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "soret/error.hpp"
+#include "soret/io/hdf5.hpp"
+#include "soret/io/walk_output.hpp"
+#include "soret/model.hpp"
+#include "soret/net/scaling.hpp"
+#include "soret/net/trainer.hpp"
+#include "soret/version.hpp"
+
+namespace po = boost::program_options;
+
+namespace soret::cli {
+
+namespace {
+
+using namespace soret::net;
+
+std::string fmtd(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+
+struct Study {
+  NetConfig cfg;
+  std::vector<double> etas;
+  std::vector<int> batches;
+  TrainOptions opt;
+  bool compare = false;
+  int full_batch = 1024;
+  std::uint64_t early = 0;
+  int bootstrap = 200;
+};
+
+struct StudyOutput {
+  std::vector<RunResult> runs;
+  std::vector<Collapse> collapses;
+  std::vector<EarlyRate> rates;
+  std::vector<PowerFit> fits;
+};
+
+StudyOutput run_study(const Study& s, bool quiet) {
+  StudyOutput out;
+  for (int B : s.batches)
+    for (double eta : s.etas) {
+      RunSpec spec;
+      spec.eta = eta;
+      spec.batch = B;
+      spec.name = "eta=" + fmtd(eta) + "_B=" + std::to_string(B);
+      out.runs.push_back(train(s.cfg, spec, s.opt));
+      if (!quiet) {
+        const auto& r = out.runs.back();
+        int div = 0;
+        for (auto d : r.diverged_at) div += d >= 0;
+        std::printf("  run %-22s %6.2f s  %8.0f network-steps/s  diverged %d/%d\n", spec.name.c_str(), r.seconds,
+                    double(s.opt.ensemble) * double(s.opt.steps) / r.seconds, div, s.opt.ensemble);
+      }
+    }
+  if (s.compare) {
+    // The mechanism: same initial states and data streams; full-batch GD and frozen V at the
+    // largest eta and the first batch size.
+    const double eta = *std::max_element(s.etas.begin(), s.etas.end());
+    for (Mode m : {Mode::full_batch, Mode::frozen_v}) {
+      RunSpec spec;
+      spec.eta = eta;
+      spec.batch = s.batches[0];
+      spec.mode = m;
+      spec.full_batch = s.full_batch;
+      spec.name = std::string(m == Mode::full_batch ? "gd" : "frozenV") + "_eta=" + fmtd(eta);
+      out.runs.push_back(train(s.cfg, spec, s.opt));
+      if (!quiet) std::printf("  run %-22s %6.2f s\n", spec.name.c_str(), out.runs.back().seconds);
+    }
+  }
+  const std::uint64_t early = s.early > 0 ? s.early : std::max<std::uint64_t>(s.opt.record_every * 3, s.opt.steps / 5);
+  struct Q { const char* name; Field f; bool square; };
+  const Q qs[] = {{"activation_rate", &RunResult::activation_rate, false},
+                  {"v_norm", &RunResult::v_norm, false},
+                  {"v_norm_sq", &RunResult::v_norm, true},
+                  {"bias_mean", &RunResult::bias_mean, false}};
+  for (const auto& r : out.runs)
+    for (const auto& q : qs)
+      if (std::string(q.name) != "v_norm" && (s.cfg.biases() || std::string(q.name) != "bias_mean"))
+        out.rates.push_back(early_rate(r, q.f, q.name, q.square, early));
+  auto sgd_runs = [&](auto pred) {
+    std::vector<const RunResult*> v;
+    for (const auto& r : out.runs)
+      if (r.spec.mode == Mode::sgd && pred(r)) v.push_back(&r);
+    return v;
+  };
+  for (const auto& q : qs) {
+    if (std::string(q.name) == "v_norm_sq") continue;
+    if (!s.cfg.biases() && std::string(q.name) == "bias_mean") continue;
+    if (s.etas.size() >= 2)
+      for (int B : s.batches) {
+        auto runs = sgd_runs([&](const RunResult& r) { return r.spec.batch == B; });
+        auto c = collapse(runs, q.f, q.name, "eta", q.square, s.bootstrap, s.opt.seed);
+        c.quantity += "_B=" + std::to_string(B);
+        out.collapses.push_back(c);
+      }
+    if (s.batches.size() >= 2)
+      for (double eta : s.etas) {
+        auto runs = sgd_runs([&](const RunResult& r) { return r.spec.eta == eta; });
+        auto c = collapse(runs, q.f, q.name, "batch", q.square, s.bootstrap, s.opt.seed);
+        c.quantity += "_eta=" + fmtd(eta);
+        out.collapses.push_back(c);
+      }
+  }
+  for (const char* qn : {"activation_rate", "v_norm_sq", "bias_mean"}) {
+    if (!s.cfg.biases() && std::string(qn) == "bias_mean") continue;
+    if (s.etas.size() >= 2)
+      for (int B : s.batches) {
+        std::vector<EarlyRate> v;
+        for (const auto& r : out.rates)
+          if (r.quantity == qn && r.batch == B && r.run.rfind("eta=", 0) == 0) v.push_back(r);
+        auto p = power_fit(v, "eta");
+        p.quantity = std::string(qn) + "_B=" + std::to_string(B);
+        out.fits.push_back(p);
+      }
+    if (s.batches.size() >= 2)
+      for (double eta : s.etas) {
+        std::vector<EarlyRate> v;
+        for (const auto& r : out.rates)
+          if (r.quantity == qn && r.eta == eta && r.run.rfind("eta=", 0) == 0) v.push_back(r);
+        auto p = power_fit(v, "batch");
+        p.quantity = std::string(qn) + "_eta=" + fmtd(eta);
+        out.fits.push_back(p);
+      }
+  }
+  return out;
+}
+
+void write_study(const std::string& path, const Study& s, const StudyOutput& o, const std::vector<Parameter>& params) {
+  h5::AtomicFile file(path);
+  write_h5md_header(file.id(), "net");
+  {
+    auto g = h5::create_group(file.id(), "parameters");
+    for (const auto& p : params) std::visit([&](const auto& v) { h5::attr(g, p.name, v); }, p.value);
+    h5::attr(g, "program_version", std::string(soret::version));
+  }
+  const hsize_t E = hsize_t(s.opt.ensemble);
+  auto runs = h5::create_group(file.id(), "runs");
+  for (const auto& r : o.runs) {
+    auto g = h5::create_group(runs, r.spec.name);
+    h5::attr(g, "eta", r.spec.eta);
+    h5::attr(g, "batch", std::int64_t(r.spec.mode == Mode::full_batch ? s.full_batch : r.spec.batch));
+    h5::attr(g, "mode", std::string(r.spec.mode == Mode::sgd ? "sgd" : r.spec.mode == Mode::full_batch ? "full_batch" : "frozen_v"));
+    h5::attr(g, "seconds", r.seconds);
+    const hsize_t R = r.records();
+    h5::write(g, "step", r.t, {R}, "steps");
+    auto w = [&](const char* name, const std::vector<double>& v) { if (!v.empty()) h5::write(g, name, v, {R, E}); };
+    w("activation_rate", r.activation_rate);
+    w("v_norm", r.v_norm);
+    w("bias_mean", r.bias_mean);
+    w("bias_std", r.bias_std);
+    w("w_norm", r.w_norm);
+    w("loss", r.loss);
+    w("p_mean", r.p_mean);
+    std::vector<double> gv(r.grad_var_v.size());
+    for (size_t i = 0; i < gv.size(); ++i)
+      gv[i] = r.grad_var_v[i] + r.grad_var_w[i] + (std::isfinite(r.grad_var_b[i]) ? r.grad_var_b[i] : 0.0);
+    w("grad_var", gv);
+    w("grad_var_v", r.grad_var_v);
+    w("grad_var_b", r.grad_var_b);
+    w("grad_var_w", r.grad_var_w);
+    w("c2", r.c2);
+    w("eq27_b_drift", r.eq27_b_drift);
+    w("eq27_v2_drift", r.eq27_v2_drift);
+    w("probe_activation", r.probe_activation);
+    h5::write(g, "diverged_at", std::vector<std::int64_t>(r.diverged_at), {E}, "steps");
+    if (!r.density.empty()) {
+      auto ps = h5::create_group(g, "param_space");
+      const int bv = s.opt.grid_bins_v, bb = s.opt.grid_bins_b;
+      std::vector<double> ev(bv + 1), eb(bb + 1);
+      for (int k = 0; k <= bv; ++k) ev[k] = s.opt.v_lo + (s.opt.v_hi - s.opt.v_lo) * k / bv;
+      for (int k = 0; k <= bb; ++k) eb[k] = s.opt.b_lo + (s.opt.b_hi - s.opt.b_lo) * k / bb;
+      h5::write(ps, "edges_v", ev, {hsize_t(bv + 1)});
+      h5::write(ps, "edges_b", eb, {hsize_t(bb + 1)});
+      h5::write(ps, "density_t", r.density_t, {r.density_t.size()}, "steps");
+      h5::write(ps, "density", r.density, {r.density_t.size(), hsize_t(bv), hsize_t(bb)}, "units");
+      h5::write(ps, "cross_v_plus", r.cross_v_plus, {R, hsize_t(bv + 1)});
+      h5::write(ps, "cross_v_minus", r.cross_v_minus, {R, hsize_t(bv + 1)});
+      h5::write(ps, "cross_b_plus", r.cross_b_plus, {R, hsize_t(bb + 1)});
+      h5::write(ps, "cross_b_minus", r.cross_b_minus, {R, hsize_t(bb + 1)});
+      h5::attr(ps, "description", std::string("per-unit (V_i, b_i) points of all networks; crossings of V and b grid "
+                                              "lines per record window (steps t_r .. t_r + K - 1), exact"));
+    }
+  }
+  auto sc = h5::create_group(file.id(), "scaling");
+  h5::attr(sc, "description", std::string("collapse: tau = t * eta^k or t / B^k; metric = spread between ensemble-mean "
+                                          "curves at equal tau in units of their SE^2 (1 = collapse within noise); "
+                                          "best k with a bootstrap 95% interval over networks. early: per-network "
+                                          "least-squares slopes up to t_end, mean and SE. power: log|rate| vs log "
+                                          "eta or log B."));
+  auto cg = h5::create_group(sc, "collapse");
+  for (const auto& c : o.collapses) {
+    auto g = h5::create_group(cg, c.quantity + "_vs_" + c.variable);
+    h5::write(g, "k", c.k, {c.k.size()});
+    h5::write(g, "metric", c.metric, {c.metric.size()});
+    h5::attr(g, "best", c.best);
+    h5::attr(g, "ci_lo", c.ci_lo);
+    h5::attr(g, "ci_hi", c.ci_hi);
+    h5::attr(g, "bootstrap", std::int64_t(c.bootstrap));
+    h5::attr(g, "variable", c.variable);
+  }
+  auto eg = h5::create_group(sc, "early");
+  for (const char* qn : {"activation_rate", "v_norm_sq", "bias_mean"}) {
+    std::vector<double> eta, rate, se;
+    std::vector<std::int64_t> batch;
+    std::string names;
+    for (const auto& r : o.rates)
+      if (r.quantity == qn) {
+        eta.push_back(r.eta); batch.push_back(r.batch); rate.push_back(r.rate); se.push_back(r.se);
+        names += (names.empty() ? "" : ";") + r.run;
+      }
+    if (eta.empty()) continue;
+    auto g = h5::create_group(eg, qn);
+    h5::write(g, "eta", eta, {eta.size()});
+    h5::write(g, "batch", batch, {batch.size()});
+    h5::write(g, "rate", rate, {rate.size()}, "per step");
+    h5::write(g, "se", se, {se.size()}, "per step");
+    h5::attr(g, "runs", names);
+    h5::attr(g, "t_end", std::int64_t(o.rates.empty() ? 0 : o.rates[0].t_end));
+  }
+  auto pg = h5::create_group(sc, "power");
+  for (const auto& p : o.fits) {
+    auto g = h5::create_group(pg, p.quantity + "_vs_" + p.variable);
+    h5::attr(g, "slope", p.slope);
+    h5::attr(g, "se", p.se);
+    h5::attr(g, "ci95_lo", p.slope - 1.96 * p.se);
+    h5::attr(g, "ci95_hi", p.slope + 1.96 * p.se);
+  }
+  file.commit();
+}
+
+void print_summary(const StudyOutput& o) {
+  for (const auto& c : o.collapses)
+    std::printf("  collapse %-28s vs %-5s: best k = %.2f  (95%% CI %.2f .. %.2f)\n", c.quantity.c_str(),
+                c.variable.c_str(), c.best, c.ci_lo, c.ci_hi);
+  for (const auto& p : o.fits)
+    std::printf("  early rate %-24s ~ %s^%.2f +- %.2f\n", p.quantity.c_str(), p.variable.c_str(), p.slope, p.se);
+  // The mechanism: SGD, full-batch GD and frozen-V SGD at the same eta and initial states.
+  for (const auto& r : o.rates)
+    if (r.run.rfind("eta=", 0) != 0) {
+      const std::string eta = r.run.substr(r.run.find("eta="));
+      for (const auto& q : o.rates)
+        if (q.run.rfind(eta + "_B=", 0) == 0 && q.quantity == r.quantity) {
+          std::printf("  mechanism %-16s SGD %-14s %10.3g +- %.2g | %-14s %10.3g +- %.2g per step\n",
+                      r.quantity.c_str(), q.run.c_str(), q.rate, q.se, r.run.c_str(), r.rate, r.se);
+          break;
+        }
+    }
+}
+
+}  // namespace
+
+int net_main(int argc, char** argv) {
+  po::options_description desc(
+      "soret net: SGD on ensembles of two-layer ReLU networks f(x) = V.relu(Wx + b), as walkers in parameter space\n"
+      "Usage: soret net [options]\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "print this help and exit")
+    ("config", po::value<std::string>(), "INI file with option = value lines (command line wins)")
+    ("study", po::value<std::string>()->default_value(""), "'paper': the paper's two-layer experiments (Fig. 2 top row, Figs. 3-10) into --out DIR")
+    ("inputs", po::value<int>()->default_value(10), "input dimension M")
+    ("hidden", po::value<int>()->default_value(10), "hidden units N")
+    ("data", po::value<std::string>()->default_value("gaussian"), "gaussian (x ~ N(0,I), with biases) | uniform (x ~ U(0,1)^M, no biases)")
+    ("labels", po::value<std::string>()->default_value("random"), "random (independent of x) | teacher (a fixed random ReLU net)")
+    ("loss", po::value<std::string>()->default_value("bce"), "bce (with logits) | mse")
+    ("eta", po::value<std::string>()->default_value("0.025,0.05,0.075,0.1"), "learning rates (comma list)")
+    ("batch", po::value<std::string>()->default_value("1"), "batch sizes (comma list)")
+    ("ensemble", po::value<int>()->default_value(256), "networks per run")
+    ("steps", po::value<long long>()->default_value(5000), "SGD steps")
+    ("record-every", po::value<long long>()->default_value(10), "record every K steps")
+    ("init", po::value<std::string>()->default_value("pytorch"), "pytorch (nn.Linear default) | gaussian:SW,SB,SV")
+    ("train-size", po::value<long long>()->default_value(0), "0: fresh samples every step; n: a fixed training set")
+    ("probe", po::value<int>()->default_value(0), "also the activation rate on P fixed probe samples at each record")
+    ("grid-v", po::value<std::string>()->default_value("-1:1:40"), "(V_i, b_i) density grid along V: LO:HI:BINS (BINS 0: off)")
+    ("grid-b", po::value<std::string>()->default_value("-1:1:40"), "... along b: LO:HI:BINS")
+    ("compare", po::value<bool>()->default_value(true), "also full-batch GD and frozen-V SGD at the largest eta (mechanism)")
+    ("full-batch", po::value<int>()->default_value(1024), "samples per full-batch gradient (online data)")
+    ("early", po::value<long long>()->default_value(0), "early-time window for rate fits (0: steps/5)")
+    ("bootstrap", po::value<int>()->default_value(200), "bootstrap resamples for collapse intervals")
+    ("seed", po::value<unsigned long long>()->default_value(1), "random seed")
+    ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: all); results do not depend on it")
+    ("out", po::value<std::string>()->default_value("soret-net.h5"), "output HDF5 file (a directory with --study)")
+    ("quiet,q", "no progress and no summary");
+  // clang-format on
+  po::variables_map vm;
+  po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  if (vm.count("config")) {
+    const auto path = vm["config"].as<std::string>();
+    std::ifstream in(path);
+    if (!in) throw InputError("config", "--config: cannot read '" + path + "'");
+    po::store(po::parse_config_file(in, desc), vm);
+  }
+  po::notify(vm);
+  const bool quiet = vm.count("quiet") > 0;
+
+  Study s;
+  s.cfg.M = vm["inputs"].as<int>();
+  s.cfg.N = vm["hidden"].as<int>();
+  s.cfg.data = parse_data(vm["data"].as<std::string>());
+  s.cfg.labels = parse_labels(vm["labels"].as<std::string>());
+  s.cfg.loss = parse_loss(vm["loss"].as<std::string>());
+  s.cfg.init = Init::parse(vm["init"].as<std::string>());
+  const long long n = vm["train-size"].as<long long>();
+  if (n < 0) throw InputError("train-size", "--train-size must be >= 0");
+  s.cfg.train_size = std::uint64_t(n);
+  s.cfg.validate();
+  for (const auto& t : split(vm["eta"].as<std::string>(), ',')) {
+    const double e = parse_double(t, "eta");
+    if (!(e > 0) || !std::isfinite(e)) throw InputError("eta", "--eta values must be finite and > 0");
+    s.etas.push_back(e);
+  }
+  for (const auto& t : split(vm["batch"].as<std::string>(), ',')) {
+    const long long b = parse_int(t, "batch");
+    if (b < 1 || b > 1000000) throw InputError("batch", "--batch values must be in [1, 1e6]");
+    s.batches.push_back(int(b));
+  }
+  if (s.etas.empty()) throw InputError("eta", "--eta needs at least one value");
+  if (s.batches.empty()) throw InputError("batch", "--batch needs at least one value");
+  s.opt.ensemble = vm["ensemble"].as<int>();
+  if (s.opt.ensemble < 2) throw InputError("ensemble", "--ensemble must be >= 2");
+  const long long T = vm["steps"].as<long long>(), K = vm["record-every"].as<long long>();
+  if (T < 1) throw InputError("steps", "--steps must be >= 1");
+  if (K < 1) throw InputError("record-every", "--record-every must be >= 1");
+  s.opt.steps = std::uint64_t(T);
+  s.opt.record_every = std::uint64_t(K);
+  s.opt.seed = vm["seed"].as<unsigned long long>();
+  s.opt.threads = vm["threads"].as<int>();
+  if (s.opt.threads < 0) throw InputError("threads", "--threads must be >= 0");
+  s.opt.probe = vm["probe"].as<int>();
+  if (s.opt.probe < 0) throw InputError("probe", "--probe must be >= 0");
+  s.opt.progress = !quiet && ::isatty(2);
+  auto grid = [&](const std::string& opt, double& lo, double& hi, int& bins) {
+    const auto p = split(vm[opt].as<std::string>(), ':');
+    if (p.size() != 3) throw InputError(opt, "--" + opt + " must be LO:HI:BINS");
+    lo = parse_double(p[0], opt);
+    hi = parse_double(p[1], opt);
+    const long long b = parse_int(p[2], opt);
+    if (!(lo < hi) || b < 0 || b > 10000) throw InputError(opt, "--" + opt + " needs LO < HI and 0 <= BINS <= 1e4");
+    bins = int(b);
+  };
+  grid("grid-v", s.opt.v_lo, s.opt.v_hi, s.opt.grid_bins_v);
+  grid("grid-b", s.opt.b_lo, s.opt.b_hi, s.opt.grid_bins_b);
+  s.compare = vm["compare"].as<bool>();
+  s.full_batch = vm["full-batch"].as<int>();
+  if (s.full_batch < 1) throw InputError("full-batch", "--full-batch must be >= 1");
+  const long long early = vm["early"].as<long long>();
+  if (early < 0) throw InputError("early", "--early must be >= 0");
+  s.early = std::uint64_t(early);
+  s.bootstrap = vm["bootstrap"].as<int>();
+  if (s.bootstrap < 0) throw InputError("bootstrap", "--bootstrap must be >= 0");
+  const std::string out = vm["out"].as<std::string>();
+  const std::string study = vm["study"].as<std::string>();
+  if (!study.empty() && study != "paper") throw InputError("study", "--study must be 'paper'");
+
+  auto params = [&](const Study& st) {
+    std::string etas, batches;
+    for (double e : st.etas) etas += (etas.empty() ? "" : ",") + fmtd(e);
+    for (int b : st.batches) batches += (batches.empty() ? "" : ",") + std::to_string(b);
+    return std::vector<Parameter>{
+        {"inputs", std::int64_t(st.cfg.M)}, {"hidden", std::int64_t(st.cfg.N)}, {"data", to_string(st.cfg.data)},
+        {"labels", to_string(st.cfg.labels)}, {"loss", to_string(st.cfg.loss)}, {"eta", etas}, {"batch", batches},
+        {"ensemble", std::int64_t(st.opt.ensemble)}, {"steps", std::int64_t(st.opt.steps)},
+        {"record_every", std::int64_t(st.opt.record_every)}, {"init", st.cfg.init.text()},
+        {"train_size", std::int64_t(st.cfg.train_size)}, {"probe", std::int64_t(st.opt.probe)},
+        {"compare", std::int64_t(st.compare)}, {"full_batch", std::int64_t(st.full_batch)},
+        {"seed", std::int64_t(st.opt.seed)}, {"threads", std::int64_t(st.opt.threads)},
+        {"bootstrap", std::int64_t(st.bootstrap)}};
+  };
+
+  if (study.empty()) {
+    {  // fail early (exit 2) on an unwritable path, before any training
+      h5::AtomicFile probe_file(out);
+    }
+    if (!quiet) std::printf("soret net %s: M=%d N=%d, %s data, %s labels, %s loss, E=%d, %llu steps\n", soret::version,
+                            s.cfg.M, s.cfg.N, to_string(s.cfg.data).c_str(), to_string(s.cfg.labels).c_str(),
+                            to_string(s.cfg.loss).c_str(), s.opt.ensemble, (unsigned long long)s.opt.steps);
+    const auto o = run_study(s, quiet);
+    write_study(out, s, o, params(s));
+    if (!quiet) {
+      print_summary(o);
+      std::printf("  wrote %s\n", out.c_str());
+    }
+    return 0;
+  }
+
+  // --study paper: the two-layer experiments of the paper (Appendix A.6 and Fig. 2, top row).
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) throw InputError("out", "--out: cannot create directory '" + out + "'");
+  struct Part { const char* name; int M, N; Data data; std::vector<double> etas; std::vector<int> batches; int E; long long T; };
+  const std::vector<Part> parts = {
+      {"gaussian_eta", 10, 10, Data::gaussian, {0.025, 0.05, 0.075, 0.1}, {1}, 512, 20000},
+      {"gaussian_batch", 10, 10, Data::gaussian, {0.05}, {1, 2, 3}, 512, 20000},
+      {"uniform_eta", 10, 10, Data::uniform, {0.025, 0.05, 0.075, 0.1}, {1}, 512, 20000},
+      {"uniform_batch", 10, 10, Data::uniform, {0.05}, {1, 2, 3}, 512, 20000},
+      {"fig2_gaussian_eta_M100", 100, 100, Data::gaussian, {0.025, 0.05, 0.075, 0.1}, {1}, 128, 10000}};
+  for (const auto& p : parts) {
+    Study st = s;
+    st.cfg.M = p.M;
+    st.cfg.N = p.N;
+    st.cfg.data = p.data;
+    st.etas = p.etas;
+    st.batches = p.batches;
+    st.opt.ensemble = p.E;
+    st.opt.steps = std::uint64_t(p.T);
+    st.opt.record_every = 20;
+    st.compare = std::string(p.name) == "gaussian_eta" || std::string(p.name) == "uniform_eta";
+    st.full_batch = 256;
+    if (!quiet) std::printf("study %s: M=%d N=%d, %s data, E=%d, %lld steps\n", p.name, p.M, p.N,
+                            to_string(p.data).c_str(), p.E, p.T);
+    const auto o = run_study(st, quiet);
+    write_study(out + "/" + p.name + ".h5", st, o, params(st));
+    if (!quiet) print_summary(o);
+  }
+  if (!quiet) std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_net.py %s\n", out.c_str(), out.c_str());
+  return 0;
+}
+
+}  // namespace soret::cli

@@ -1,0 +1,162 @@
+#include "soret/net/scaling.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "soret/rng.hpp"
+
+namespace soret::net {
+
+namespace {
+
+struct Curve {
+  std::vector<double> t, m, se;
+};
+
+/// Ensemble mean and SE of a field over the networks listed in `nets` (NaN = diverged: skipped).
+Curve curve(const RunResult& r, Field f, bool square, const std::vector<int>& nets) {
+  const size_t E = r.diverged_at.size();
+  Curve c;
+  for (size_t k = 0; k < r.t.size(); ++k) {
+    double s = 0, s2 = 0;
+    int n = 0;
+    for (int e : nets) {
+      double v = (r.*f)[k * E + e];
+      if (!std::isfinite(v)) continue;
+      if (square) v *= v;
+      s += v; s2 += v * v; ++n;
+    }
+    if (n < 2) continue;
+    const double m = s / n, var = std::max(0.0, (s2 - n * m * m) / (n - 1));
+    c.t.push_back(double(r.t[k]));
+    c.m.push_back(m);
+    c.se.push_back(std::sqrt(var / n) + 1e-300);
+  }
+  return c;
+}
+
+double interp(const std::vector<double>& x, const std::vector<double>& y, double v) {
+  const auto it = std::upper_bound(x.begin(), x.end(), v);
+  if (it == x.begin()) return y.front();
+  if (it == x.end()) return y.back();
+  const size_t j = size_t(it - x.begin());
+  const double f = (v - x[j - 1]) / (x[j] - x[j - 1]);
+  return y[j - 1] + f * (y[j] - y[j - 1]);
+}
+
+double metric(const std::vector<Curve>& cs, const std::vector<double>& s, double k) {
+  double tmax = std::numeric_limits<double>::infinity();
+  for (size_t c = 0; c < cs.size(); ++c) tmax = std::min(tmax, cs[c].t.back() * std::pow(s[c], k));
+  const int P = 40;
+  double total = 0;
+  for (int p = 1; p <= P; ++p) {
+    const double tau = tmax * p / P;
+    std::vector<double> m(cs.size()), w(cs.size());
+    double mw = 0, sw = 0;
+    for (size_t c = 0; c < cs.size(); ++c) {
+      const double t = tau / std::pow(s[c], k);
+      m[c] = interp(cs[c].t, cs[c].m, t);
+      const double se = interp(cs[c].t, cs[c].se, t);
+      w[c] = 1.0 / (se * se);
+      mw += w[c] * m[c];
+      sw += w[c];
+    }
+    mw /= sw;
+    double d = 0;
+    for (size_t c = 0; c < cs.size(); ++c) d += w[c] * (m[c] - mw) * (m[c] - mw);
+    total += d / double(cs.size() - 1);
+  }
+  return total / P;
+}
+
+double argmin(const std::vector<double>& k, const std::vector<double>& v) {
+  return k[size_t(std::min_element(v.begin(), v.end()) - v.begin())];
+}
+
+}  // namespace
+
+Collapse collapse(const std::vector<const RunResult*>& runs, Field f, const std::string& quantity,
+                  const std::string& variable, bool square, int bootstrap, std::uint64_t seed) {
+  Collapse out;
+  out.quantity = quantity;
+  out.variable = variable;
+  out.bootstrap = bootstrap;
+  for (double k = 0.0; k <= 3.0 + 1e-9; k += 0.02) out.k.push_back(k);
+  std::vector<double> s;
+  for (const auto* r : runs) s.push_back(variable == "eta" ? r->spec.eta : 1.0 / r->spec.batch);
+  const int E = int(runs[0]->diverged_at.size());
+  std::vector<int> all(E);
+  for (int e = 0; e < E; ++e) all[e] = e;
+  auto metrics = [&](const std::vector<int>& nets) {
+    std::vector<Curve> cs;
+    for (const auto* r : runs) cs.push_back(curve(*r, f, square, nets));
+    std::vector<double> m;
+    for (double k : out.k) m.push_back(metric(cs, s, k));
+    return m;
+  };
+  out.metric = metrics(all);
+  out.best = argmin(out.k, out.metric);
+  std::vector<double> boots;
+  const auto key = rng::make_key(seed, rng::Stream::check_replica);
+  for (int bs = 0; bs < bootstrap; ++bs) {
+    std::vector<int> nets(E);
+    for (int e = 0; e < E; ++e) nets[e] = int(rng::draw(key, 0xB007, std::uint64_t(bs), std::uint64_t(e))[0] % E);
+    boots.push_back(argmin(out.k, metrics(nets)));
+  }
+  if (!boots.empty()) {
+    std::sort(boots.begin(), boots.end());
+    out.ci_lo = boots[size_t(0.025 * (boots.size() - 1))];
+    out.ci_hi = boots[size_t(0.975 * (boots.size() - 1))];
+  }
+  return out;
+}
+
+EarlyRate early_rate(const RunResult& r, Field f, const std::string& quantity, bool square, std::uint64_t t_end) {
+  EarlyRate out;
+  out.run = r.spec.name;
+  out.quantity = quantity;
+  out.eta = r.spec.eta;
+  out.batch = r.spec.batch;
+  out.t_end = t_end;
+  const size_t E = r.diverged_at.size();
+  std::vector<double> slopes;
+  for (size_t e = 0; e < E; ++e) {
+    double S = 0, Sx = 0, Sy = 0, Sxx = 0, Sxy = 0;
+    for (size_t k = 0; k < r.t.size() && r.t[k] <= t_end; ++k) {
+      double v = (r.*f)[k * E + e];
+      if (!std::isfinite(v)) { S = 0; break; }
+      if (square) v *= v;
+      const double x = double(r.t[k]);
+      S += 1; Sx += x; Sy += v; Sxx += x * x; Sxy += x * v;
+    }
+    if (S < 3) continue;
+    slopes.push_back((S * Sxy - Sx * Sy) / (S * Sxx - Sx * Sx));
+  }
+  double m = 0, v = 0;
+  for (double s : slopes) m += s;
+  m /= slopes.size();
+  for (double s : slopes) v += (s - m) * (s - m);
+  out.rate = m;
+  out.se = std::sqrt(v / (slopes.size() - 1) / slopes.size());
+  return out;
+}
+
+PowerFit power_fit(const std::vector<EarlyRate>& rates, const std::string& variable) {
+  PowerFit p;
+  p.variable = variable;
+  if (!rates.empty()) p.quantity = rates[0].quantity;
+  double S = 0, Sx = 0, Sy = 0, Sxx = 0, Sxy = 0;
+  for (const auto& r : rates) {
+    if (!(std::abs(r.rate) > 0) || !(r.se > 0)) continue;
+    const double x = std::log(variable == "eta" ? r.eta : double(r.batch)), y = std::log(std::abs(r.rate));
+    const double sy = r.se / std::abs(r.rate), w = 1 / (sy * sy);
+    S += w; Sx += w * x; Sy += w * y; Sxx += w * x * x; Sxy += w * x * y;
+  }
+  const double det = S * Sxx - Sx * Sx;
+  p.slope = (S * Sxy - Sx * Sy) / det;
+  p.se = std::sqrt(S / det);
+  return p;
+}
+
+}  // namespace soret::net

@@ -1,0 +1,402 @@
+#include "soret/net/trainer.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "soret/boundary.hpp"
+#include "soret/progress.hpp"
+
+namespace soret::net {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+inline double dot(const double* __restrict a, const double* __restrict b, int n) {
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int j = 0; j < n; ++j) s += a[j] * b[j];
+  return s;
+}
+
+using v8 = double __attribute__((vector_size(64)));
+inline v8 load8(const double* p) {
+  v8 v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store8(double* p, v8 v) { __builtin_memcpy(p, &v, sizeof v); }
+
+/// sum_j x[j] W[j*P + ib .. +8], with four independent accumulators (FMA latency, not throughput,
+/// would otherwise bound the loop).
+inline v8 strip_dot(const double* x, const double* W, size_t P, int M, v8 init) {
+  v8 a0 = init, a1 = {}, a2 = {}, a3 = {};
+  int j = 0;
+  for (; j + 4 <= M; j += 4) {
+    a0 += x[j] * load8(W + size_t(j) * P);
+    a1 += x[j + 1] * load8(W + size_t(j + 1) * P);
+    a2 += x[j + 2] * load8(W + size_t(j + 2) * P);
+    a3 += x[j + 3] * load8(W + size_t(j + 3) * P);
+  }
+  for (; j < M; ++j) a0 += x[j] * load8(W + size_t(j) * P);
+  return (a0 + a1) + (a2 + a3);
+}
+
+inline double sigmoid(double f) { return f >= 0 ? 1.0 / (1.0 + std::exp(-f)) : std::exp(f) / (1.0 + std::exp(f)); }
+
+/// BCE with logits, numerically stable: -[y log s(f) + (1-y) log(1-s(f))].
+inline double bce(double f, double y) { return std::max(f, 0.0) - f * y + std::log1p(std::exp(-std::abs(f))); }
+
+/// Per-thread accumulators of the parameter-space fields.
+struct FieldAcc {
+  std::vector<std::uint64_t> density;
+  std::vector<std::int64_t> dvp, dvm, dbp, dbm;  // difference arrays, windows x (faces + 1)
+};
+
+double phi_n(double z) { return std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI); }
+double Phi_n(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
+
+}  // namespace
+
+RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt) {
+  const int M = c.M, N = c.N, E = opt.ensemble, P = (c.N + 7) / 8 * 8;
+  const std::uint64_t T = opt.steps, K = std::max<std::uint64_t>(1, opt.record_every);
+  const std::uint64_t R = (T + K - 1) / K;
+  const int B = spec.mode == Mode::full_batch
+                    ? (c.train_size > 0 ? int(c.train_size) : spec.full_batch)
+                    : spec.batch;
+  const double eta = spec.eta;
+  const bool grid_on = opt.grid_bins_v > 0 && opt.grid_bins_b > 0;
+  const Lattice lv(opt.v_lo, opt.v_hi, std::max(1, opt.grid_bins_v)), lb(opt.b_lo, opt.b_hi, std::max(1, opt.grid_bins_b));
+  const int fv = lv.bins + 1, fb = lb.bins + 1;
+  const std::uint64_t dens_every = opt.density_every > 0 ? opt.density_every : std::max<std::uint64_t>(1, R / 10);
+  std::vector<std::uint64_t> dens_rec;
+  for (std::uint64_t r = 0; r < R; r += dens_every) dens_rec.push_back(r);
+  const int threads = opt.threads > 0 ? opt.threads : omp_get_max_threads();
+
+  RunResult res;
+  res.spec = spec;
+  for (std::uint64_t r = 0; r < R; ++r) res.t.push_back(r * K);
+  const size_t RE = size_t(R) * E;
+  for (auto* v : {&res.activation_rate, &res.v_norm, &res.bias_mean, &res.bias_std, &res.w_norm, &res.loss,
+                  &res.p_mean, &res.grad_var_v, &res.grad_var_b, &res.grad_var_w, &res.c2, &res.eq27_b_drift,
+                  &res.eq27_v2_drift})
+    v->assign(RE, kNaN);
+  if (opt.probe > 0) res.probe_activation.assign(RE, kNaN);
+  res.diverged_at.assign(E, -1);
+
+  DataSource data(c, opt.seed);
+  std::vector<double> probe_x(size_t(std::max(opt.probe, 0)) * M);
+  for (int k = 0; k < opt.probe; ++k) data.probe(k, &probe_x[size_t(k) * M]);
+
+  std::vector<FieldAcc> facc(threads);
+  for (auto& f : facc) {
+    f.density.assign(grid_on ? dens_rec.size() * lv.bins * lb.bins : 0, 0);
+    f.dvp.assign(grid_on ? R * (fv + 1) : 0, 0);
+    f.dvm = f.dvp;
+    f.dbp.assign(grid_on ? R * (fb + 1) : 0, 0);
+    f.dbm = f.dbp;
+  }
+
+  Progress progress("net " + spec.name, std::uint64_t(E), opt.progress);
+  std::uint64_t done = 0;
+  const auto start = std::chrono::steady_clock::now();
+
+#pragma omp parallel num_threads(threads)
+  {
+    const int tid = omp_get_thread_num();
+    FieldAcc& fa = facc[tid];
+    // Units are padded to P (a multiple of 8) with zero parameters, so that the kernels work on
+    // whole 8-double vectors; padded units have h = 0 and never change.
+    std::vector<double> W(size_t(P) * M), b(P), V(P), W0(size_t(P) * M), b0(P), V0(P), Winit(size_t(N) * M);
+    std::vector<double> X(size_t(B) * M), Xn(size_t(B) * M), Y(B), Yn(B), H(size_t(B) * P), Hn(size_t(B) * P);
+    std::vector<double> delta(B), U(size_t(B) * P), gV(P), gb(P), sgV(P), sgb(P), F(size_t(B) * M);
+    std::vector<double> a(P), row(P), norms(P);
+    std::vector<std::int64_t> cv0(N), cv1(N), cb0(N), cb1(N);
+
+#pragma omp for schedule(dynamic, 1)
+    for (int e = 0; e < E; ++e) {
+      // W is kept column-major (W[j*N + i] = W_ij): the forward pass and the rank-B update are then
+      // axpy's over the N units, with no horizontal reductions.
+      init_network(c, opt.seed, std::uint64_t(e), Params{Winit.data(), b.data(), V.data()});
+      for (int i = 0; i < N; ++i)
+        for (int j = 0; j < M; ++j) W[size_t(j) * P + i] = Winit[size_t(i) * M + j];
+      auto load = [&](std::uint64_t t, std::vector<double>& Xb, std::vector<double>& Yb) {
+        for (int k = 0; k < B; ++k) Yb[k] = data.sample(std::uint64_t(e), t, std::uint64_t(k), &Xb[size_t(k) * M]);
+      };
+      auto forward = [&](const std::vector<double>& Xb, std::vector<double>& Hb) {
+        for (int ib = 0; ib < P; ib += 8)
+          for (int k = 0; k < B; ++k)
+            store8(&Hb[size_t(k) * P + ib], strip_dot(&Xb[size_t(k) * M], &W[ib], P, M, load8(&b[ib])));
+      };
+      auto unit_norms = [&](const std::vector<double>& Wc, std::vector<double>& out) {
+        std::fill(out.begin(), out.end(), 0.0);
+        for (int j = 0; j < M; ++j) {
+          const double* col = &Wc[size_t(j) * P];
+#pragma omp simd
+          for (int i = 0; i < P; ++i) out[i] += col[i] * col[i];
+        }
+        for (auto& v : out) v = std::sqrt(v);
+      };
+      load(0, X, Y);
+      forward(X, H);
+      for (int i = 0; i < N; ++i) { cv0[i] = lv.cell(V[i]); cb0[i] = lb.cell(b[i]); }
+      // Window sums.
+      double s_loss = 0, s_act = 0, s_p = 0, s_c2 = 0, s_gv = 0, s_gb = 0, s_gw = 0;
+      std::uint64_t w_steps = 0;
+      bool dead = false;
+      auto record_params = [&](std::uint64_t r) {
+        const size_t idx = size_t(r) * E + e;
+        double vn = 0, bm = 0, bs = 0, wn = 0;
+        unit_norms(W, norms);
+        for (int i = 0; i < N; ++i) {
+          vn += V[i] * V[i];
+          bm += b[i];
+          wn += norms[i];
+        }
+        bm /= N;
+        for (int i = 0; i < N; ++i) bs += (b[i] - bm) * (b[i] - bm);
+        res.v_norm[idx] = std::sqrt(vn);
+        res.bias_mean[idx] = bm;
+        res.bias_std[idx] = std::sqrt(bs / N);
+        res.w_norm[idx] = wn / N;
+        if (opt.probe > 0) {
+          std::uint64_t on = 0;
+          for (int k = 0; k < opt.probe; ++k) {
+            std::copy_n(b.data(), N, a.data());
+            for (int j = 0; j < M; ++j)
+              for (int i = 0; i < N; ++i) a[i] += probe_x[size_t(k) * M + j] * W[size_t(j) * P + i];
+            for (int i = 0; i < N; ++i) on += a[i] > 0;
+          }
+          res.probe_activation[idx] = double(on) / (double(opt.probe) * N);
+        }
+        if (grid_on) {
+          const auto it = std::lower_bound(dens_rec.begin(), dens_rec.end(), r);
+          if (it != dens_rec.end() && *it == r) {
+            const size_t s = size_t(it - dens_rec.begin());
+            for (int i = 0; i < N; ++i) {
+              const auto cv = lv.cell(V[i]), cb = lb.cell(b[i]);
+              if (cv >= 0 && cv < lv.bins && cb >= 0 && cb < lb.bins)
+                ++fa.density[(s * lv.bins + cv) * lb.bins + cb];
+            }
+          }
+        }
+        W0 = W; b0 = b; V0 = V;
+        std::fill(sgV.begin(), sgV.end(), 0.0);
+        std::fill(sgb.begin(), sgb.end(), 0.0);
+        s_loss = s_act = s_p = s_c2 = s_gv = s_gb = s_gw = 0;
+        w_steps = 0;
+      };
+      auto finish_window = [&](std::uint64_t r) {
+        const size_t idx = size_t(r) * E + e;
+        const double n = double(w_steps);
+        res.loss[idx] = s_loss / (n * B);
+        res.activation_rate[idx] = s_act / (n * B * N);
+        res.p_mean[idx] = s_p / (n * B);
+        res.c2[idx] = s_c2 / (n * B);
+        if (w_steps >= 2) {
+          // Trace of the covariance of the mini-batch gradient: mean |g_t|^2 - |mean g_t|^2, with
+          // the mean gradient of W from the net displacement (all of W moved by -eta g_t).
+          double mv = 0, mb = 0, mw = 0;
+          for (int i = 0; i < N; ++i) { mv += sgV[i] * sgV[i]; mb += sgb[i] * sgb[i]; }
+          const double* w1 = W.data();
+          const double* w0 = W0.data();
+          const size_t nw = W.size();
+#pragma omp simd reduction(+ : mw)
+          for (size_t j = 0; j < nw; ++j) mw += (w1[j] - w0[j]) * (w1[j] - w0[j]);
+          const double f = n / (n - 1);
+          res.grad_var_v[idx] = f * (s_gv / n - mv / (n * n));
+          res.grad_var_b[idx] = c.biases() ? f * (s_gb / n - mb / (n * n)) : kNaN;
+          res.grad_var_w[idx] = f * (s_gw / n - mw / (eta * eta * n * n));
+        }
+        if (c.data == Data::gaussian && r % 10 == 0) {
+          // Eq. 27 (every 10th record) at the window's start parameters: phi_1, phi_2 from h = w.x + b ~ N(b, |w|^2)
+          // (exact for x ~ N(0, I)) times the measured E(p-y)^2 (the paper's independence assumption).
+          double db = 0, dv2 = 0;
+          const double c2 = res.c2[idx];
+          unit_norms(W0, norms);
+          for (int i = 0; i < N; ++i) {
+            const double s = norms[i], bi = b0[i];
+            const double v = std::abs(V0[i]), z = bi / s;
+            const double er2 = (bi * bi + s * s) * Phi_n(z) + bi * s * phi_n(z);  // E relu(h)^2
+            const double er1 = bi * Phi_n(z) + s * phi_n(z);                      // E relu(h)
+            const double p1 = std::sqrt(c2 * er2), p2 = std::sqrt(c2 * Phi_n(z));
+            const double dp1 = c2 * er1 / p1, dp2 = c2 * phi_n(z) / s / (2 * p2);
+            const double gU = std::sqrt(p1 * p1 + v * v * p2 * p2);
+            const double psi = (v * p1 * p2 * p2 + v * p1 * p2 * dp1 + v * v * v * p2 * p2 * dp2) / (2 * gU);
+            const double speed = eta * eta / double(B) * psi;  // toward smaller b and |V|
+            db += -speed * (v * p2 / gU);
+            dv2 += -2 * v * speed * (p1 / gU);
+          }
+          res.eq27_b_drift[idx] = db / N;
+          res.eq27_v2_drift[idx] = dv2 / N;
+        }
+      };
+
+      record_params(0);
+      for (std::uint64_t t = 0; t < T && !dead; ++t) {
+        const std::uint64_t r = t / K;
+        // Forward (H given), loss, output error.
+        double act = 0;
+        for (int k = 0; k < B; ++k) {
+          const double* h = &H[size_t(k) * P];
+          for (int i = 0; i < N; ++i) { a[i] = std::max(h[i], 0.0); act += h[i] > 0; }
+          const double f = dot(V.data(), a.data(), N), y = Y[k];
+          double p, l;
+          if (c.loss == Loss::bce) { p = sigmoid(f); l = bce(f, y); }
+          else { p = f; l = 0.5 * (f - y) * (f - y); }
+          delta[k] = (p - y) / B;
+          s_loss += l;
+          s_p += (c.loss == Loss::bce ? p : sigmoid(f));
+          s_c2 += (p - y) * (p - y);
+          for (int i = 0; i < N; ++i) U[size_t(k) * P + i] = h[i] > 0 ? delta[k] * V[i] : 0.0;
+        }
+        s_act += act;
+        if (!std::isfinite(s_loss)) { dead = true; res.diverged_at[e] = std::int64_t(t); break; }
+        // Gradients of V and b; |g|^2 of each group.
+        std::fill(gV.begin(), gV.end(), 0.0);
+        std::fill(gb.begin(), gb.end(), 0.0);
+        for (int k = 0; k < B; ++k) {
+          const double* h = &H[size_t(k) * P];
+          for (int i = 0; i < N; ++i) gV[i] += delta[k] * std::max(h[i], 0.0);
+          for (int i = 0; i < N; ++i) gb[i] += U[size_t(k) * P + i];
+        }
+        double ngv = 0, ngb = 0;
+        for (int i = 0; i < N; ++i) { ngv += gV[i] * gV[i]; ngb += gb[i] * gb[i]; sgV[i] += gV[i]; sgb[i] += gb[i]; }
+        // |gW|^2 with gW = sum_k U_k x_k^T: by the Gram identity sum_{k,k'} (U_k.U_k')(x_k.x_k') for
+        // small batches (O(B^2 (N+M))), by forming gW row by row for large ones (O(B N M)).
+        double ngw = 0;
+        if (double(B) * (N + M) <= double(N) * M) {
+          for (int k = 0; k < B; ++k)
+            for (int k2 = k; k2 < B; ++k2) {
+              const double v =
+                  dot(&U[size_t(k) * P], &U[size_t(k2) * P], N) * dot(&X[size_t(k) * M], &X[size_t(k2) * M], M);
+              ngw += (k == k2 ? 1.0 : 2.0) * v;
+            }
+        } else {
+          for (int j = 0; j < M; ++j) {
+            std::fill(row.begin(), row.end(), 0.0);
+            for (int k = 0; k < B; ++k) {
+              const double xj = X[size_t(k) * M + j];
+              const double* u = &U[size_t(k) * P];
+#pragma omp simd
+              for (int i = 0; i < N; ++i) row[i] += xj * u[i];
+            }
+            ngw += dot(row.data(), row.data(), N);
+          }
+        }
+        s_gv += ngv; s_gb += ngb; s_gw += ngw;
+        ++w_steps;
+        // Next batch, then the fused update of step t and forward pass of step t+1.
+        const bool more = t + 1 < T;
+        if (more) load(t + 1, Xn, Yn);
+        for (int i = 0; i < N; ++i) {
+          const double vo = V[i], bo = b[i];
+          if (c.biases()) b[i] -= eta * gb[i];
+          if (spec.mode != Mode::frozen_v) V[i] -= eta * gV[i];
+          (void)vo;
+          (void)bo;
+        }
+        if (grid_on) {
+          // Cells of the new (V_i, b_i) (a vectorisable pass); crossings only where a cell changed.
+          for (int i = 0; i < N; ++i) { cv1[i] = lv.cell(V[i]); cb1[i] = lb.cell(b[i]); }
+          for (int i = 0; i < N; ++i) {
+            if (cv1[i] != cv0[i])
+              count_crossings(Boundary::free, lv.bins, cv0[i], cv1[i], &fa.dvp[r * (fv + 1)], &fa.dvm[r * (fv + 1)]);
+            if (cb1[i] != cb0[i])
+              count_crossings(Boundary::free, lb.bins, cb0[i], cb1[i], &fa.dbp[r * (fb + 1)], &fa.dbm[r * (fb + 1)]);
+          }
+          std::swap(cv0, cv1);
+          std::swap(cb0, cb1);
+        }
+        // Fused: the rank-B update of a strip of 8 units (W[., ib..ib+7] += sum_k F_kj U_k) and, while
+        // the strip is in L1, the forward pass of the next batch for those units (register blocked).
+        for (size_t q = 0; q < F.size(); ++q) F[q] = -eta * X[q];
+        for (int ib = 0; ib < P; ib += 8) {
+          int j = 0;
+          for (; j + 4 <= M; j += 4) {  // four rows at once: independent FMA chains over k
+            double* w = &W[size_t(j) * P + ib];
+            v8 a0 = load8(w), a1 = load8(w + P), a2 = load8(w + 2 * P), a3 = load8(w + 3 * P);
+            for (int k = 0; k < B; ++k) {
+              const v8 u = load8(&U[size_t(k) * P + ib]);
+              const double* f = &F[size_t(k) * M + j];
+              a0 += f[0] * u; a1 += f[1] * u; a2 += f[2] * u; a3 += f[3] * u;
+            }
+            store8(w, a0); store8(w + P, a1); store8(w + 2 * P, a2); store8(w + 3 * P, a3);
+          }
+          for (; j < M; ++j) {
+            double* w = &W[size_t(j) * P + ib];
+            v8 acc = load8(w);
+            for (int k = 0; k < B; ++k) acc += F[size_t(k) * M + j] * load8(&U[size_t(k) * P + ib]);
+            store8(w, acc);
+          }
+          if (more)
+            for (int k = 0; k < B; ++k)
+              store8(&Hn[size_t(k) * P + ib], strip_dot(&Xn[size_t(k) * M], &W[ib], P, M, load8(&b[ib])));
+        }
+        std::swap(X, Xn);
+        std::swap(Y, Yn);
+        std::swap(H, Hn);
+        if ((t + 1) % K == 0 || t + 1 == T) {
+          finish_window(r);
+          // Divergence: any |parameter| above the threshold, or a non-finite one (the sum of squares
+          // is then not finite).
+          double sq = 0, mx = 0;
+          const double* w1 = W.data();
+          const size_t nw = W.size();
+#pragma omp simd reduction(+ : sq) reduction(max : mx)
+          for (size_t j = 0; j < nw; ++j) { sq += w1[j] * w1[j]; mx = std::max(mx, w1[j] * w1[j]); }
+          for (int i = 0; i < N; ++i) { sq += V[i] * V[i] + b[i] * b[i]; mx = std::max({mx, V[i] * V[i], b[i] * b[i]}); }
+          if (!std::isfinite(sq) || !(mx < opt.blowup * opt.blowup)) { dead = true; res.diverged_at[e] = std::int64_t(t + 1); break; }
+          if (t + 1 < T) record_params(r + 1);
+        }
+      }
+      if (dead) {
+        // A diverged network contributes no statistics: its records from the divergence on are NaN.
+        const std::uint64_t from = std::uint64_t(res.diverged_at[e]) / K;
+        for (std::uint64_t rr = from; rr < R; ++rr)
+          for (auto* v : {&res.activation_rate, &res.v_norm, &res.bias_mean, &res.bias_std, &res.w_norm, &res.loss,
+                          &res.p_mean, &res.grad_var_v, &res.grad_var_b, &res.grad_var_w, &res.c2,
+                          &res.eq27_b_drift, &res.eq27_v2_drift})
+            (*v)[size_t(rr) * E + e] = kNaN;
+      }
+#pragma omp critical
+      {
+        ++done;
+        progress.update(done, double(done) * double(T));
+      }
+    }
+  }
+  progress.finish();
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  if (grid_on) {
+    FieldAcc tot = facc[0];
+    for (int th = 1; th < threads; ++th) {
+      for (size_t i = 0; i < tot.density.size(); ++i) tot.density[i] += facc[th].density[i];
+      for (size_t i = 0; i < tot.dvp.size(); ++i) { tot.dvp[i] += facc[th].dvp[i]; tot.dvm[i] += facc[th].dvm[i]; }
+      for (size_t i = 0; i < tot.dbp.size(); ++i) { tot.dbp[i] += facc[th].dbp[i]; tot.dbm[i] += facc[th].dbm[i]; }
+    }
+    for (auto r : dens_rec) res.density_t.push_back(r * K);
+    res.density = tot.density;
+    auto prefix = [](const std::vector<std::int64_t>& d, std::uint64_t R_, int f) {
+      std::vector<std::uint64_t> out(R_ * f);
+      for (std::uint64_t r = 0; r < R_; ++r) {
+        std::int64_t s = 0;
+        for (int k = 0; k < f; ++k) { s += d[r * (f + 1) + k]; out[r * f + k] = std::uint64_t(s); }
+      }
+      return out;
+    };
+    res.cross_v_plus = prefix(tot.dvp, R, fv);
+    res.cross_v_minus = prefix(tot.dvm, R, fv);
+    res.cross_b_plus = prefix(tot.dbp, R, fb);
+    res.cross_b_minus = prefix(tot.dbm, R, fb);
+  }
+  return res;
+}
+
+}  // namespace soret::net

@@ -144,3 +144,35 @@ TEST_CASE("CLI: a blow-up exits with status 3 and leaves no file - a good run wr
   CHECK(soret_cmd("walk --help").status == 0);
   fs::remove_all(dir);
 }
+
+TEST_CASE("soret net - bad input gives one line naming the option and no file - a small run writes the schema") {
+  const fs::path dir = tmpdir();
+  const std::string out = (dir / "net.h5").string();
+  const std::pair<std::string, std::string> cases[] = {
+      {"--eta 0", "eta"}, {"--eta 0.1,x", "eta"}, {"--batch 0", "batch"}, {"--data cauchy", "data"},
+      {"--labels maybe", "labels"}, {"--loss hinge", "loss"}, {"--ensemble 1", "ensemble"},
+      {"--init xavier", "init"}, {"--grid-v 1:0:10", "grid-v"}, {"--hidden 0", "hidden"}};
+  for (const auto& [args, option] : cases) {
+    CAPTURE(args);
+    const auto o = soret_cmd("net -q --steps 10 --ensemble 4 --out " + out + " " + args);
+    CHECK(o.status == 2);
+    CHECK(o.err.find(option) != std::string::npos);
+    CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+    CHECK(!fs::exists(out));
+  }
+  const auto o = soret_cmd("net -q --steps 60 --ensemble 8 --eta 0.05,0.1 --batch 1,2 --bootstrap 5 --out " + out);
+  REQUIRE(o.status == 0);
+  auto f = h5::open_file_read(out);
+  CHECK(h5::exists(f, "/runs/eta=0.05_B=2/activation_rate"));
+  CHECK(h5::exists(f, "/runs/gd_eta=0.1/loss"));
+  CHECK(h5::exists(f, "/runs/frozenV_eta=0.1/v_norm"));
+  CHECK(h5::exists(f, "/scaling/collapse"));
+  std::vector<hsize_t> dims;
+  h5::read_doubles(f, "/runs/eta=0.1_B=1/grad_var", &dims);
+  CHECK(dims == std::vector<hsize_t>{6, 8});
+  {
+    auto g = h5::open_group(f, "/runs/eta=0.1_B=1");
+    CHECK(h5::read_attr_double(g, "eta") == 0.1);
+  }
+  fs::remove_all(dir);
+}

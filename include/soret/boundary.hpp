@@ -8,6 +8,7 @@
 //                reversed; the walls (faces 0 and B) are never crossed
 //   absorbing  : a walker leaving [lo, hi) is removed (counted at the side it left)
 //   free       : nothing happens; the histogram grid only covers [lo, hi)
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -58,6 +59,13 @@ inline FaceImage map_face(Boundary b, std::int64_t k, int B) {
 inline void count_crossings(Boundary b, int B, std::int64_t c0, std::int64_t c1, std::int64_t* d_plus,
                             std::int64_t* d_minus) {
   if (c1 == c0) return;
+  if (b == Boundary::free || b == Boundary::absorbing) {
+    // Only faces 0..B exist: clamping both ends to [-1, B + 1] keeps every crossing of a real face
+    // and bounds the loop whatever the jump.
+    c0 = std::clamp<std::int64_t>(c0, -1, B + 1);
+    c1 = std::clamp<std::int64_t>(c1, -1, B + 1);
+    if (c1 == c0) return;
+  }
   const int dir = c1 > c0 ? 1 : -1;
   const std::int64_t first = dir > 0 ? c0 + 1 : c1 + 1, last = dir > 0 ? c1 : c0;
   for (std::int64_t k = first; k <= last; ++k) {

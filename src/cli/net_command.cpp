@@ -66,10 +66,15 @@ StudyOutput run_study(const Study& s, bool quiet) {
                     double(s.opt.ensemble) * double(s.opt.steps) / r.seconds, div, s.opt.ensemble);
       }
     }
+  const std::uint64_t early = s.early > 0 ? s.early : std::max<std::uint64_t>(s.opt.record_every * 6, s.opt.steps / 10);
   if (s.compare) {
     // The mechanism: same initial states and data streams; full-batch GD and frozen V at the
-    // largest eta and the first batch size.
+    // largest eta and the first batch size. Only the early-time rates are compared, so these runs
+    // cover the early window only, on the first min(E, 128) networks.
     const double eta = *std::max_element(s.etas.begin(), s.etas.end());
+    TrainOptions copt = s.opt;
+    copt.steps = std::min(s.opt.steps, early + s.opt.record_every);
+    copt.ensemble = std::min(s.opt.ensemble, 128);
     for (Mode m : {Mode::full_batch, Mode::frozen_v}) {
       RunSpec spec;
       spec.eta = eta;
@@ -77,11 +82,12 @@ StudyOutput run_study(const Study& s, bool quiet) {
       spec.mode = m;
       spec.full_batch = s.full_batch;
       spec.name = std::string(m == Mode::full_batch ? "gd" : "frozenV") + "_eta=" + fmtd(eta);
-      out.runs.push_back(train(s.cfg, spec, s.opt));
-      if (!quiet) std::printf("  run %-22s %6.2f s\n", spec.name.c_str(), out.runs.back().seconds);
+      out.runs.push_back(train(s.cfg, spec, copt));
+      if (!quiet)
+        std::printf("  run %-22s %6.2f s  (%d networks, %llu steps)\n", spec.name.c_str(), out.runs.back().seconds,
+                    copt.ensemble, (unsigned long long)copt.steps);
     }
   }
-  const std::uint64_t early = s.early > 0 ? s.early : std::max<std::uint64_t>(s.opt.record_every * 3, s.opt.steps / 5);
   struct Q { const char* name; Field f; bool square; };
   const Q qs[] = {{"activation_rate", &RunResult::activation_rate, false},
                   {"v_norm", &RunResult::v_norm, false},
@@ -147,9 +153,9 @@ void write_study(const std::string& path, const Study& s, const StudyOutput& o, 
     for (const auto& p : params) std::visit([&](const auto& v) { h5::attr(g, p.name, v); }, p.value);
     h5::attr(g, "program_version", std::string(soret::version));
   }
-  const hsize_t E = hsize_t(s.opt.ensemble);
   auto runs = h5::create_group(file.id(), "runs");
   for (const auto& r : o.runs) {
+    const hsize_t E = r.diverged_at.size();
     auto g = h5::create_group(runs, r.spec.name);
     h5::attr(g, "eta", r.spec.eta);
     h5::attr(g, "batch", std::int64_t(r.spec.mode == Mode::full_batch ? s.full_batch : r.spec.batch));
@@ -177,6 +183,9 @@ void write_study(const std::string& path, const Study& s, const StudyOutput& o, 
     w("eq27_v2_drift", r.eq27_v2_drift);
     w("probe_activation", r.probe_activation);
     h5::write(g, "diverged_at", std::vector<std::int64_t>(r.diverged_at), {E}, "steps");
+    h5::write(g, "final_W", r.final_W, {E, hsize_t(s.cfg.N), hsize_t(s.cfg.M)});
+    h5::write(g, "final_b", r.final_b, {E, hsize_t(s.cfg.N)});
+    h5::write(g, "final_V", r.final_V, {E, hsize_t(s.cfg.N)});
     if (!r.density.empty()) {
       auto ps = h5::create_group(g, "param_space");
       const int bv = s.opt.grid_bins_v, bb = s.opt.grid_bins_b;
@@ -289,7 +298,7 @@ int net_main(int argc, char** argv) {
     ("grid-b", po::value<std::string>()->default_value("-1:1:40"), "... along b: LO:HI:BINS")
     ("compare", po::value<bool>()->default_value(true), "also full-batch GD and frozen-V SGD at the largest eta (mechanism)")
     ("full-batch", po::value<int>()->default_value(1024), "samples per full-batch gradient (online data)")
-    ("early", po::value<long long>()->default_value(0), "early-time window for rate fits (0: steps/5)")
+    ("early", po::value<long long>()->default_value(0), "early-time window of the rate fits (slope at t=0 of a quadratic; 0: steps/10)")
     ("bootstrap", po::value<int>()->default_value(200), "bootstrap resamples for collapse intervals")
     ("seed", po::value<unsigned long long>()->default_value(1), "random seed")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: all); results do not depend on it")

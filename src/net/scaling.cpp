@@ -120,18 +120,34 @@ EarlyRate early_rate(const RunResult& r, Field f, const std::string& quantity, b
   out.batch = r.spec.batch;
   out.t_end = t_end;
   const size_t E = r.diverged_at.size();
+  // Per network: least-squares quadratic a + r t + c t^2 over the window; r is the slope at t = 0
+  // (the curvature term keeps a bending curve from biasing it).
   std::vector<double> slopes;
   for (size_t e = 0; e < E; ++e) {
-    double S = 0, Sx = 0, Sy = 0, Sxx = 0, Sxy = 0;
+    double A[3][3] = {{0}}, y[3] = {0};
+    int n = 0;
+    bool ok = true;
     for (size_t k = 0; k < r.t.size() && r.t[k] <= t_end; ++k) {
       double v = (r.*f)[k * E + e];
-      if (!std::isfinite(v)) { S = 0; break; }
+      if (!std::isfinite(v)) { ok = false; break; }
       if (square) v *= v;
-      const double x = double(r.t[k]);
-      S += 1; Sx += x; Sy += v; Sxx += x * x; Sxy += x * v;
+      const double x = double(r.t[k]) / double(t_end), p[3] = {1, x, x * x};
+      for (int i = 0; i < 3; ++i) {
+        y[i] += p[i] * v;
+        for (int j = 0; j < 3; ++j) A[i][j] += p[i] * p[j];
+      }
+      ++n;
     }
-    if (S < 3) continue;
-    slopes.push_back((S * Sxy - Sx * Sy) / (S * Sxx - Sx * Sx));
+    if (!ok || n < 4) continue;
+    // Solve the 3x3 normal equations (Cramer's rule) for the linear coefficient.
+    auto det3 = [](double m[3][3]) {
+      return m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+             m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    };
+    double B1[3][3];
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j) B1[i][j] = (j == 1) ? y[i] : A[i][j];
+    slopes.push_back(det3(B1) / det3(A) / double(t_end));
   }
   double m = 0, v = 0;
   for (double s : slopes) m += s;

@@ -88,6 +88,9 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
     v->assign(RE, kNaN);
   if (opt.probe > 0) res.probe_activation.assign(RE, kNaN);
   res.diverged_at.assign(E, -1);
+  res.final_W.assign(size_t(E) * N * M, kNaN);
+  res.final_b.assign(size_t(E) * N, kNaN);
+  res.final_V.assign(size_t(E) * N, kNaN);
 
   DataSource data(c, opt.seed);
   std::vector<double> probe_x(size_t(std::max(opt.probe, 0)) * M);
@@ -363,6 +366,11 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
                           &res.p_mean, &res.grad_var_v, &res.grad_var_b, &res.grad_var_w, &res.c2,
                           &res.eq27_b_drift, &res.eq27_v2_drift})
             (*v)[size_t(rr) * E + e] = kNaN;
+      }
+      for (int i = 0; i < N; ++i) {
+        for (int j = 0; j < M; ++j) res.final_W[(size_t(e) * N + i) * M + j] = W[size_t(j) * P + i];
+        res.final_b[size_t(e) * N + i] = b[i];
+        res.final_V[size_t(e) * N + i] = V[i];
       }
 #pragma omp critical
       {

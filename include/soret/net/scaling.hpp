@@ -30,11 +30,12 @@ struct EarlyRate {
   std::string run, quantity;
   double eta = 0;
   int batch = 0;
-  double rate = 0, se = 0;  ///< mean over networks of the per-network least-squares slope, per step
+  double rate = 0, se = 0;  ///< slope at t = 0 of a per-network quadratic fit over t <= t_end, mean and SE
   std::uint64_t t_end = 0;
 };
 
-/// Early-time slope of a quantity over records with t <= t_end (per network, then averaged).
+/// Early-time rate: the slope at t = 0 of a least-squares quadratic fitted per network to the records
+/// with t <= t_end; mean and standard error over networks.
 EarlyRate early_rate(const RunResult& r, Field f, const std::string& quantity, bool square, std::uint64_t t_end);
 
 struct PowerFit {

@@ -56,6 +56,8 @@ struct RunResult {
   std::vector<std::uint64_t> density;  ///< snapshots x bins_v x bins_b
   std::vector<std::uint64_t> cross_v_plus, cross_v_minus;  ///< windows x (bins_v + 1)
   std::vector<std::uint64_t> cross_b_plus, cross_b_minus;  ///< windows x (bins_b + 1)
+  /// Final parameters of every network: W (E x N x M, row-major per network), b (E x N), V (E x N).
+  std::vector<double> final_W, final_b, final_V;
   double seconds = 0;
   std::size_t records() const { return t.size(); }
 };

@@ -93,6 +93,14 @@ TEST_CASE("net ensembles are bit-identical for 1 and 2 threads") {
   CHECK(a.grad_var_w == b.grad_var_w);
   CHECK(a.density == b.density);
   CHECK(a.cross_b_plus == b.cross_b_plus);
+  CHECK(a.w_norm == b.w_norm);
+  CHECK(a.v_norm == b.v_norm);
+  // Every network's first record is its own initial state, whatever ran before on its thread.
+  auto o3 = o1;
+  o3.ensemble = 1;
+  const auto single = train(c, spec, o3);
+  CHECK(single.w_norm[0] == a.w_norm[0]);
+  CHECK(single.grad_var_w[0] == a.grad_var_w[0]);
 }
 
 TEST_CASE("divergence is detected per network and kept out of the statistics") {

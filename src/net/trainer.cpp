@@ -118,7 +118,9 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
     std::vector<double> W(size_t(P) * M), b(P), V(P), W0(size_t(P) * M), b0(P), V0(P), Winit(size_t(N) * M);
     std::vector<double> X(size_t(B) * M), Xn(size_t(B) * M), Y(B), Yn(B), H(size_t(B) * P), Hn(size_t(B) * P);
     std::vector<double> delta(B), U(size_t(B) * P), gV(P), gb(P), sgV(P), sgb(P), F(size_t(B) * M);
-    std::vector<double> a(P), row(P), norms(P);
+    std::vector<double> a(P), row(P), norms(P), norms_start(P), nrm_next(P);
+    double win_dw2 = 0, win_sq = 0, win_mx = 0;
+    bool have_next = false;
     std::vector<std::int64_t> cv0(N), cv1(N), cb0(N), cb1(N);
 
 #pragma omp for schedule(dynamic, 1)
@@ -155,7 +157,8 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
       auto record_params = [&](std::uint64_t r) {
         const size_t idx = size_t(r) * E + e;
         double vn = 0, bm = 0, bs = 0, wn = 0;
-        unit_norms(W, norms);
+        if (have_next) norms = nrm_next; else unit_norms(W, norms);
+        norms_start = norms;
         for (int i = 0; i < N; ++i) {
           vn += V[i] * V[i];
           bm += b[i];
@@ -188,7 +191,9 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
             }
           }
         }
-        W0 = W; b0 = b; V0 = V;
+        if (!have_next) W0 = W;  // otherwise copied by the fused pass of finish_window
+        have_next = false;
+        b0 = b; V0 = V;
         std::fill(sgV.begin(), sgV.end(), 0.0);
         std::fill(sgb.begin(), sgb.end(), 0.0);
         s_loss = s_act = s_p = s_c2 = s_gv = s_gb = s_gw = 0;
@@ -196,6 +201,31 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
       };
       auto finish_window = [&](std::uint64_t r) {
         const size_t idx = size_t(r) * E + e;
+        // One pass over W: |W - W0|^2 (gradient variance), |W_i| (next record), sum and max of W^2
+        // (divergence), and W0 <- W for the next window.
+        {
+          double dw2 = 0, sq = 0, mx = 0;
+          std::fill(nrm_next.begin(), nrm_next.end(), 0.0);
+          for (int j = 0; j < M; ++j) {
+            double* __restrict w0 = &W0[size_t(j) * P];
+            const double* __restrict w1 = &W[size_t(j) * P];
+            double* __restrict nn = nrm_next.data();
+#pragma omp simd reduction(+ : dw2, sq) reduction(max : mx)
+            for (int i = 0; i < P; ++i) {
+              const double d = w1[i] - w0[i];
+              dw2 += d * d;
+              sq += w1[i] * w1[i];
+              mx = std::max(mx, w1[i] * w1[i]);
+              nn[i] += w1[i] * w1[i];
+              w0[i] = w1[i];
+            }
+          }
+          for (auto& v : nrm_next) v = std::sqrt(v);
+          win_dw2 = dw2;
+          win_sq = sq;
+          win_mx = mx;
+          have_next = true;
+        }
         const double n = double(w_steps);
         res.loss[idx] = s_loss / (n * B);
         res.activation_rate[idx] = s_act / (n * B * N);
@@ -204,13 +234,9 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
         if (w_steps >= 2) {
           // Trace of the covariance of the mini-batch gradient: mean |g_t|^2 - |mean g_t|^2, with
           // the mean gradient of W from the net displacement (all of W moved by -eta g_t).
-          double mv = 0, mb = 0, mw = 0;
+          double mv = 0, mb = 0;
           for (int i = 0; i < N; ++i) { mv += sgV[i] * sgV[i]; mb += sgb[i] * sgb[i]; }
-          const double* w1 = W.data();
-          const double* w0 = W0.data();
-          const size_t nw = W.size();
-#pragma omp simd reduction(+ : mw)
-          for (size_t j = 0; j < nw; ++j) mw += (w1[j] - w0[j]) * (w1[j] - w0[j]);
+          const double mw = win_dw2;
           const double f = n / (n - 1);
           res.grad_var_v[idx] = f * (s_gv / n - mv / (n * n));
           res.grad_var_b[idx] = c.biases() ? f * (s_gb / n - mb / (n * n)) : kNaN;
@@ -221,9 +247,8 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
           // (exact for x ~ N(0, I)) times the measured E(p-y)^2 (the paper's independence assumption).
           double db = 0, dv2 = 0;
           const double c2 = res.c2[idx];
-          unit_norms(W0, norms);
           for (int i = 0; i < N; ++i) {
-            const double s = norms[i], bi = b0[i];
+            const double s = norms_start[i], bi = b0[i];
             const double v = std::abs(V0[i]), z = bi / s;
             const double er2 = (bi * bi + s * s) * Phi_n(z) + bi * s * phi_n(z);  // E relu(h)^2
             const double er1 = bi * Phi_n(z) + s * phi_n(z);                      // E relu(h)
@@ -240,6 +265,7 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
         }
       };
 
+      have_next = false;  // nothing carried over from the previous network of this thread
       record_params(0);
       for (std::uint64_t t = 0; t < T && !dead; ++t) {
         const std::uint64_t r = t / K;
@@ -348,11 +374,7 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
           finish_window(r);
           // Divergence: any |parameter| above the threshold, or a non-finite one (the sum of squares
           // is then not finite).
-          double sq = 0, mx = 0;
-          const double* w1 = W.data();
-          const size_t nw = W.size();
-#pragma omp simd reduction(+ : sq) reduction(max : mx)
-          for (size_t j = 0; j < nw; ++j) { sq += w1[j] * w1[j]; mx = std::max(mx, w1[j] * w1[j]); }
+          double sq = win_sq, mx = win_mx;
           for (int i = 0; i < N; ++i) { sq += V[i] * V[i] + b[i] * b[i]; mx = std::max({mx, V[i] * V[i], b[i] * b[i]}); }
           if (!std::isfinite(sq) || !(mx < opt.blowup * opt.blowup)) { dead = true; res.diverged_at[e] = std::int64_t(t + 1); break; }
           if (t + 1 < T) record_params(r + 1);

@@ -251,23 +251,32 @@ void write_study(const std::string& path, const Study& s, const StudyOutput& o, 
   file.commit();
 }
 
-void print_summary(const StudyOutput& o) {
-  for (const auto& c : o.collapses)
-    std::printf("  collapse %-28s vs %-5s: best k = %.2f  (95%% CI %.2f .. %.2f)\n", c.quantity.c_str(),
-                c.variable.c_str(), c.best, c.ci_lo, c.ci_hi);
-  for (const auto& p : o.fits)
-    std::printf("  early rate %-24s ~ %s^%.2f +- %.2f\n", p.quantity.c_str(), p.variable.c_str(), p.slope, p.se);
+std::string summary(const StudyOutput& o) {
+  std::string out;
+  char buf[512];
+  for (const auto& c : o.collapses) {
+    std::snprintf(buf, sizeof buf, "  collapse %-28s vs %-5s: best k = %.2f  (95%% CI %.2f .. %.2f)\n", c.quantity.c_str(),
+                  c.variable.c_str(), c.best, c.ci_lo, c.ci_hi);
+    out += buf;
+  }
+  for (const auto& p : o.fits) {
+    std::snprintf(buf, sizeof buf, "  early rate %-24s ~ %s^%.2f +- %.2f\n", p.quantity.c_str(), p.variable.c_str(),
+                  p.slope, p.se);
+    out += buf;
+  }
   // The mechanism: SGD, full-batch GD and frozen-V SGD at the same eta and initial states.
   for (const auto& r : o.rates)
     if (r.run.rfind("eta=", 0) != 0) {
       const std::string eta = r.run.substr(r.run.find("eta="));
       for (const auto& q : o.rates)
         if (q.run.rfind(eta + "_B=", 0) == 0 && q.quantity == r.quantity) {
-          std::printf("  mechanism %-16s SGD %-14s %10.3g +- %.2g | %-14s %10.3g +- %.2g per step\n",
-                      r.quantity.c_str(), q.run.c_str(), q.rate, q.se, r.run.c_str(), r.rate, r.se);
+          std::snprintf(buf, sizeof buf, "  mechanism %-16s SGD %-14s %10.3g +- %.2g | %-14s %10.3g +- %.2g per step\n",
+                        r.quantity.c_str(), q.run.c_str(), q.rate, q.se, r.run.c_str(), r.rate, r.se);
+          out += buf;
           break;
         }
     }
+  return out;
 }
 
 }  // namespace
@@ -404,7 +413,7 @@ int net_main(int argc, char** argv) {
     const auto o = run_study(s, quiet);
     write_study(out, s, o, params(s));
     if (!quiet) {
-      print_summary(o);
+      std::fputs(summary(o).c_str(), stdout);
       std::printf("  wrote %s\n", out.c_str());
     }
     return 0;
@@ -413,6 +422,10 @@ int net_main(int argc, char** argv) {
   // --study paper: the two-layer experiments of the paper (Appendix A.6 and Fig. 2, top row).
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
+  std::string md = "# soret net --study paper\n\nsoret " + std::string(soret::version) +
+                   ". Collapse: best exponent k of tau = t eta^k (or t / |B|^k) with a bootstrap 95% interval over "
+                   "networks; early rate: slope at t = 0 per step, log-log exponent vs eta or |B|; mechanism: "
+                   "early rates of SGD against full-batch GD and frozen-V SGD from the same initial states.\n";
   if (ec) throw InputError("out", "--out: cannot create directory '" + out + "'");
   struct Part { const char* name; int M, N; Data data; std::vector<double> etas; std::vector<int> batches; int E; long long T; };
   const std::vector<Part> parts = {
@@ -437,7 +450,16 @@ int net_main(int argc, char** argv) {
                             to_string(p.data).c_str(), p.E, p.T);
     const auto o = run_study(st, quiet);
     write_study(out + "/" + p.name + ".h5", st, o, params(st));
-    if (!quiet) print_summary(o);
+    const std::string sm = summary(o);
+    if (!quiet) std::fputs(sm.c_str(), stdout);
+    char head[256];
+    std::snprintf(head, sizeof head, "\n## %s: M = %d, N = %d, %s data, random labels, E = %d, %lld steps\n\n```\n",
+                  p.name, p.M, p.N, to_string(p.data).c_str(), p.E, p.T);
+    md += head + sm + "```\n";
+  }
+  {
+    std::ofstream f(out + "/summary.md");
+    f << md;
   }
   if (!quiet) std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_net.py %s\n", out.c_str(), out.c_str());
   return 0;

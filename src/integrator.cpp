@@ -353,8 +353,18 @@ struct WalkEngine::Impl {
         double* __restrict xu = s.xu[fa].data();
         const std::int64_t* __restrict c0 = s.cell0.data();
         std::int64_t* __restrict c1 = s.cell1.data();
-        // Pass 1 (vectorised): end cells.
-        for (int i = 0; i < n; ++i) c1[i] = lat0.cell(xu[i]);
+        // Pass 1 (vectorised): end cells. For positions inside [lo, hi) this equals lat0.cell()
+        // (floor, with hi's rounding folded into the last bin); walkers outside take the slow
+        // path below, which recomputes their cell exactly.
+        {
+          const double l0 = lat0.lo, ih = lat0.inv_h, top = double(B0 - 1);
+          for (int i = 0; i < n; ++i) {
+            double y = std::floor((xu[i] - l0) * ih);
+            y = (y > -2.0) ? y : -2.0;  // also NaN -> -2
+            y = (y < top) ? y : top;
+            c1[i] = static_cast<std::int64_t>(y);
+          }
+        }
         // Pass 2: a walker that stays inside the domain and moves |d| <= K cells costs one
         // increment of the (segment, start cell, d) counts; the others (a boundary acts, long
         // jumps, absorbed or non-finite) go to a short list handled exactly below.

@@ -120,12 +120,15 @@ void FastFunction::eval(const double* const* x, int n, double* __restrict out, c
       const double lo = lo_, ih = inv_h_;
       const int T = T_;
       int outside = 0;
+      const double top = double(T - 1), Td = double(T);
       for (int i = 0; i < n; ++i) {
         const double y = (xa[i] - lo) * ih;
-        outside |= (y < 0.0) | (y > double(T));
-        int j = static_cast<int>(y);
-        j = std::clamp(j, 0, T - 1);
-        const double u = y - j;
+        outside |= int(!(y >= 0.0 && y <= Td));
+        double jd = std::floor(y);
+        jd = jd > 0.0 ? jd : 0.0;  // (NaN -> 0; such points are recomputed below)
+        jd = jd < top ? jd : top;
+        const int j = static_cast<int>(jd);
+        const double u = y - jd;
         const double* a = cf + 4 * j;
         out[i] = ((a[3] * u + a[2]) * u + a[1]) * u + a[0];
       }

@@ -276,6 +276,32 @@ std::string summary(const StudyOutput& o) {
           break;
         }
     }
+  // Eq. 27 at t = 0 against the measured early drift of the mean bias (SGD, and its noise part
+  // SGD - GD), at the eta of the mechanism runs.
+  for (const auto& gd : o.runs) {
+    if (gd.spec.mode != Mode::full_batch || gd.eq27_b_drift.empty()) continue;
+    for (const auto& sg : o.runs) {
+      if (sg.spec.mode != Mode::sgd || sg.spec.eta != gd.spec.eta || sg.spec.batch != 1) continue;
+      const size_t E = sg.diverged_at.size();
+      double pred = 0;
+      int n = 0;
+      for (size_t e = 0; e < E; ++e)
+        if (std::isfinite(sg.eq27_b_drift[e])) { pred += sg.eq27_b_drift[e]; ++n; }
+      if (n == 0) continue;
+      pred /= n;
+      double r_sgd = NAN, s_sgd = 0, r_gd = NAN, s_gd = 0;
+      for (const auto& r : o.rates)
+        if (r.quantity == "bias_mean") {
+          if (r.run == sg.spec.name) { r_sgd = r.rate; s_sgd = r.se; }
+          if (r.run == gd.spec.name) { r_gd = r.rate; s_gd = r.se; }
+        }
+      std::snprintf(buf, sizeof buf,
+                    "  Eq. 27 at t=0, eta=%g: predicted d<b>/dt = %.3g per step; measured SGD %.3g +- %.2g, noise part "
+                    "(SGD - GD) %.3g +- %.2g\n",
+                    sg.spec.eta, pred, r_sgd, s_sgd, r_sgd - r_gd, std::sqrt(s_sgd * s_sgd + s_gd * s_gd));
+      out += buf;
+    }
+  }
   return out;
 }
 

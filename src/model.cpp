@@ -44,6 +44,16 @@ void WalkModel::validate() const {
     if (seen[a] != 1) throw InputError("sign-groups", "--sign-groups: axis " + std::to_string(a) + " must be in exactly one group");
 }
 
+WalkModel walk_1d(const std::string& g, double eta, Boundary b, double lo, double hi) {
+  WalkModel m;
+  m.dim = 1;
+  m.eta = eta;
+  m.g = {g};
+  m.groups = {{0}};
+  m.axes = {AxisSpec{lo, hi, b}};
+  return m;
+}
+
 std::string to_string(Noise n) {
   switch (n) {
     case Noise::rademacher: return "rademacher";

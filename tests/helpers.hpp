@@ -8,13 +8,7 @@
 namespace soret::test {
 
 inline WalkModel model_1d(const std::string& g, double eta, Boundary b, double lo = 0.0, double hi = 1.0) {
-  WalkModel m;
-  m.dim = 1;
-  m.eta = eta;
-  m.g = {g};
-  m.groups = {{0}};
-  m.axes = {AxisSpec{lo, hi, b}};
-  return m;
+  return walk_1d(g, eta, b, lo, hi);
 }
 
 inline ObserverPlan plan_1d(const WalkModel& m, int bins, std::vector<std::uint64_t> times, std::vector<Window> windows) {

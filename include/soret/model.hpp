@@ -40,6 +40,9 @@ struct WalkModel {
   void validate() const;
 };
 
+/// A one-dimensional walk with profile g on [lo, hi) (Rademacher noise, Ito, no drift).
+WalkModel walk_1d(const std::string& g, double eta, Boundary b, double lo = 0.0, double hi = 1.0);
+
 std::string to_string(Noise n);
 std::string to_string(Boundary b);
 Noise parse_noise(const std::string& s);            // option "noise"

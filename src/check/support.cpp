@@ -43,13 +43,7 @@ WalkResults run_walk(const WalkModel& m, const ObserverPlan& p, const std::strin
 }
 
 WalkModel model_1d(const std::string& g, double eta, Boundary b, double lo, double hi) {
-  WalkModel m;
-  m.dim = 1;
-  m.eta = eta;
-  m.g = {g};
-  m.groups = {{0}};
-  m.axes = {AxisSpec{lo, hi, b}};
-  return m;
+  return walk_1d(g, eta, b, lo, hi);
 }
 
 ObserverPlan plan_axis(int axis, const Lattice& l) {
@@ -140,13 +134,7 @@ void profile_row(std::vector<Row>& rows, bool gating, const std::string& scn, co
   const double p = boost::math::cdf(boost::math::complement(fd, F));
   const boost::math::normal_distribution<double> nd;
   const double zscore = p <= 0 ? 40.0 : boost::math::quantile(boost::math::complement(nd, std::max(p, 1e-300)));
-  Row row;
-  row.scenario = scn;
-  row.quantity = qty;
-  row.equation = eq;
-  row.measured = t2;
-  row.prediction = pred_name;
-  row.predicted = K;
+  Row row = make(scn, qty, eq, t2, 0.0, pred_name, K, "");
   row.z = zscore;
   row.gating = gating;
   row.verdict = std::abs(zscore) < 5 ? (gating ? "pass" : "confirmed") : (gating ? "FAIL" : "refuted");

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "soret/check/check.hpp"
 #include "soret/error.hpp"
 #include "soret/model.hpp"
@@ -29,12 +30,7 @@ int check_main(int argc, char** argv) {
     ("quiet,q", "no progress and no table on stdout");
   // clang-format on
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (!parse_options(desc, argc, argv, vm)) return 0;
   check::Options opt;
   opt.fast = vm.count("fast") > 0;
   opt.seed = vm["seed"].as<unsigned long long>();

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "soret/error.hpp"
 #include "soret/io/hdf5.hpp"
 #include "soret/io/walk_output.hpp"
@@ -341,18 +342,7 @@ int net_main(int argc, char** argv) {
     ("quiet,q", "no progress and no summary");
   // clang-format on
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  if (vm.count("config")) {
-    const auto path = vm["config"].as<std::string>();
-    std::ifstream in(path);
-    if (!in) throw InputError("config", "--config: cannot read '" + path + "'");
-    po::store(po::parse_config_file(in, desc), vm);
-  }
-  po::notify(vm);
+  if (!parse_options(desc, argc, argv, vm)) return 0;
   const bool quiet = vm.count("quiet") > 0;
 
   Study s;

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "soret/error.hpp"
 #include "soret/integrator.hpp"
 #include "soret/io/walk_output.hpp"
@@ -74,18 +75,7 @@ int walk_main(int argc, char** argv) {
   // clang-format on
 
   po::variables_map vm;
-  po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  if (vm.count("config")) {
-    const auto path = vm["config"].as<std::string>();
-    std::ifstream in(path);
-    if (!in) throw InputError("config", "--config: cannot read '" + path + "'");
-    po::store(po::parse_config_file(in, desc), vm);
-  }
-  po::notify(vm);
+  if (!parse_options(desc, argc, argv, vm)) return 0;
 
   WalkModel m;
   m.dim = vm["dim"].as<int>();

@@ -220,15 +220,20 @@ int walk_main(int argc, char** argv) {
     if (law_applies) {
       const size_t last = res.density_t.size() - 1;
       const int B = plan.lattice[0].bins;
-      const auto p = theory::stationary_bin_probabilities(gexp, ax.lo, ax.hi, B, m.alpha);
+      // Rademacher noise: the exact stationary law of the discrete walk (transfer operator, walls
+      // included); otherwise the continuum law rho ~ g^(2 alpha - 2).
+      const bool exact = m.noise == Noise::rademacher;
+      const auto p = exact ? theory::stationary_rademacher_exact(gexp, ax.lo, ax.hi, ax.boundary, m.eta, B, m.alpha)
+                           : theory::stationary_bin_probabilities(gexp, ax.lo, ax.hi, B, m.alpha);
       double chi2 = 0;
       for (int b = 0; b < B; ++b) {
         const double e = p[b] * double(opt.walkers), o = double(res.density_counts[last * B + b]);
         chi2 += (o - e) * (o - e) / (e * (1 - p[b]));
       }
-      std::printf("  density at t=%llu vs stationary law rho ~ g^(2 alpha-2): chi2/bins = %.3f over %d bins "
+      std::printf("  density at t=%llu vs the stationary law (%s): chi2/bins = %.3f over %d bins "
                   "(about 1 when the ensemble has relaxed)\n",
-                  (unsigned long long)res.density_t[last], chi2 / B, B);
+                  (unsigned long long)res.density_t[last],
+                  exact ? "exact discrete law" : "continuum, rho ~ g^(2 alpha-2)", chi2 / B, B);
     }
     if (!res.windows.empty()) {
       const auto J = res.J(res.windows.size() - 1);

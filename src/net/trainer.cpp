@@ -324,11 +324,8 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
         const bool more = t + 1 < T;
         if (more) load(t + 1, Xn, Yn);
         for (int i = 0; i < N; ++i) {
-          const double vo = V[i], bo = b[i];
           if (c.biases()) b[i] -= eta * gb[i];
           if (spec.mode != Mode::frozen_v) V[i] -= eta * gV[i];
-          (void)vo;
-          (void)bo;
         }
         if (grid_on) {
           // Cells of the new (V_i, b_i) (a vectorisable pass); crossings only where a cell changed.

@@ -98,50 +98,38 @@ StudyOutput run_study(const Study& s, bool quiet) {
     for (const auto& q : qs)
       if (std::string(q.name) != "v_norm" && (s.cfg.biases() || std::string(q.name) != "bias_mean"))
         out.rates.push_back(early_rate(r, q.f, q.name, q.square, early));
-  auto sgd_runs = [&](auto pred) {
-    std::vector<const RunResult*> v;
-    for (const auto& r : out.runs)
-      if (r.spec.mode == Mode::sgd && pred(r)) v.push_back(&r);
-    return v;
+  // Every analysis runs along eta (one per batch size) and along |B| (one per eta), over the SGD
+  // runs of the sweep: `each_slice` calls fn(variable, suffix, member) for each such slice.
+  auto each_slice = [&](auto&& fn) {
+    if (s.etas.size() >= 2)
+      for (int B : s.batches)
+        fn("eta", "_B=" + std::to_string(B), [B](double, int b) { return b == B; });
+    if (s.batches.size() >= 2)
+      for (double eta : s.etas)
+        fn("batch", "_eta=" + fmtd(eta), [eta](double e, int) { return e == eta; });
   };
   for (const auto& q : qs) {
     if (std::string(q.name) == "v_norm_sq") continue;
     if (!s.cfg.biases() && std::string(q.name) == "bias_mean") continue;
-    if (s.etas.size() >= 2)
-      for (int B : s.batches) {
-        auto runs = sgd_runs([&](const RunResult& r) { return r.spec.batch == B; });
-        auto c = collapse(runs, q.f, q.name, "eta", q.square, s.bootstrap, s.opt.seed);
-        c.quantity += "_B=" + std::to_string(B);
-        out.collapses.push_back(c);
-      }
-    if (s.batches.size() >= 2)
-      for (double eta : s.etas) {
-        auto runs = sgd_runs([&](const RunResult& r) { return r.spec.eta == eta; });
-        auto c = collapse(runs, q.f, q.name, "batch", q.square, s.bootstrap, s.opt.seed);
-        c.quantity += "_eta=" + fmtd(eta);
-        out.collapses.push_back(c);
-      }
+    each_slice([&](const char* variable, const std::string& suffix, auto member) {
+      std::vector<const RunResult*> runs;
+      for (const auto& r : out.runs)
+        if (r.spec.mode == Mode::sgd && member(r.spec.eta, r.spec.batch)) runs.push_back(&r);
+      auto c = collapse(runs, q.f, q.name, variable, q.square, s.bootstrap, s.opt.seed);
+      c.quantity += suffix;
+      out.collapses.push_back(c);
+    });
   }
   for (const char* qn : {"activation_rate", "v_norm_sq", "bias_mean"}) {
     if (!s.cfg.biases() && std::string(qn) == "bias_mean") continue;
-    if (s.etas.size() >= 2)
-      for (int B : s.batches) {
-        std::vector<EarlyRate> v;
-        for (const auto& r : out.rates)
-          if (r.quantity == qn && r.batch == B && r.run.rfind("eta=", 0) == 0) v.push_back(r);
-        auto p = power_fit(v, "eta");
-        p.quantity = std::string(qn) + "_B=" + std::to_string(B);
-        out.fits.push_back(p);
-      }
-    if (s.batches.size() >= 2)
-      for (double eta : s.etas) {
-        std::vector<EarlyRate> v;
-        for (const auto& r : out.rates)
-          if (r.quantity == qn && r.eta == eta && r.run.rfind("eta=", 0) == 0) v.push_back(r);
-        auto p = power_fit(v, "batch");
-        p.quantity = std::string(qn) + "_eta=" + fmtd(eta);
-        out.fits.push_back(p);
-      }
+    each_slice([&](const char* variable, const std::string& suffix, auto member) {
+      std::vector<EarlyRate> v;
+      for (const auto& r : out.rates)
+        if (r.quantity == qn && member(r.eta, r.batch) && r.run.rfind("eta=", 0) == 0) v.push_back(r);
+      auto p = power_fit(v, variable);
+      p.quantity = std::string(qn) + suffix;
+      out.fits.push_back(p);
+    });
   }
   return out;
 }

@@ -12,7 +12,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "soret/integrator.hpp"
+#include "soret/walk/integrator.hpp"
 
 using namespace soret;
 

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "soret/integrator.hpp"
+#include "soret/walk/integrator.hpp"
 
 namespace soret::test {
 

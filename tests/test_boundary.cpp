@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "soret/boundary.hpp"
+#include "soret/walk/boundary.hpp"
 
 using namespace soret;
 

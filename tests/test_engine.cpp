@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "helpers.hpp"
-#include "soret/error.hpp"
-#include "soret/integrator.hpp"
+#include "soret/common/error.hpp"
+#include "soret/walk/integrator.hpp"
 
 using namespace soret;
 using namespace soret::test;

@@ -3,10 +3,10 @@
 #include <cmath>
 #include <random>
 
-#include "soret/error.hpp"
-#include "soret/expression.hpp"
-#include "soret/model.hpp"
-#include "soret/profile.hpp"
+#include "soret/common/error.hpp"
+#include "soret/common/expression.hpp"
+#include "soret/walk/model.hpp"
+#include "soret/walk/profile.hpp"
 
 using namespace soret;
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <vector>
 
-#include "soret/error.hpp"
+#include "soret/common/error.hpp"
 #include "soret/net/scaling.hpp"
 #include "soret/net/trainer.hpp"
 

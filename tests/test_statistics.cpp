@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "helpers.hpp"
-#include "soret/integrator.hpp"
+#include "soret/walk/integrator.hpp"
 #include "soret/theory/stationary.hpp"
 
 using namespace soret;

@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "soret/check/check.hpp"
-#include "soret/error.hpp"
+#include "soret/common/error.hpp"
 #include "soret/io/hdf5.hpp"
 #include "soret/io/walk_output.hpp"
 #include "soret/version.hpp"

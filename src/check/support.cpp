@@ -5,7 +5,7 @@
 #include <boost/math/distributions/normal.hpp>
 #include <numeric>
 
-#include "soret/rng.hpp"
+#include "soret/common/rng.hpp"
 
 namespace soret::check {
 

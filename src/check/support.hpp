@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "soret/check/check.hpp"
-#include "soret/integrator.hpp"
+#include "soret/walk/integrator.hpp"
 
 namespace soret::check {
 

@@ -8,8 +8,8 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "soret/check/check.hpp"
-#include "soret/error.hpp"
-#include "soret/model.hpp"
+#include "soret/common/error.hpp"
+#include "soret/walk/model.hpp"
 
 namespace po = boost::program_options;
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
-#include "soret/error.hpp"
+#include "soret/common/error.hpp"
 #include "soret/version.hpp"
 
 namespace {

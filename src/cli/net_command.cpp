@@ -10,10 +10,10 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
-#include "soret/error.hpp"
+#include "soret/common/error.hpp"
 #include "soret/io/hdf5.hpp"
 #include "soret/io/walk_output.hpp"
-#include "soret/model.hpp"
+#include "soret/walk/model.hpp"
 #include "soret/net/scaling.hpp"
 #include "soret/net/trainer.hpp"
 #include "soret/version.hpp"

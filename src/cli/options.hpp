@@ -5,7 +5,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "soret/error.hpp"
+#include "soret/common/error.hpp"
 
 namespace soret::cli {
 

@@ -9,8 +9,8 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
-#include "soret/error.hpp"
-#include "soret/integrator.hpp"
+#include "soret/common/error.hpp"
+#include "soret/walk/integrator.hpp"
 #include "soret/io/walk_output.hpp"
 #include "soret/theory/stationary.hpp"
 #include "soret/version.hpp"

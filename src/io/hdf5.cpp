@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "soret/error.hpp"
+#include "soret/common/error.hpp"
 
 namespace soret::h5 {
 

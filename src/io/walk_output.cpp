@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "soret/error.hpp"
+#include "soret/common/error.hpp"
 #include "soret/version.hpp"
 
 namespace soret {

@@ -3,9 +3,9 @@
 #include <boost/random/normal_distribution.hpp>
 #include <cmath>
 
-#include "soret/error.hpp"
-#include "soret/model.hpp"
-#include "soret/rng.hpp"
+#include "soret/common/error.hpp"
+#include "soret/walk/model.hpp"
+#include "soret/common/rng.hpp"
 
 namespace soret::net {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "soret/rng.hpp"
+#include "soret/common/rng.hpp"
 
 namespace soret::net {
 

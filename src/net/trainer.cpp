@@ -7,8 +7,8 @@
 #include <cmath>
 #include <limits>
 
-#include "soret/boundary.hpp"
-#include "soret/progress.hpp"
+#include "soret/walk/boundary.hpp"
+#include "soret/common/progress.hpp"
 
 namespace soret::net {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "soret/error.hpp"
+#include "soret/common/error.hpp"
 
 namespace soret::theory {
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "soret/error.hpp"
+#include "soret/common/error.hpp"
 
 namespace soret::theory {
 

@@ -5,8 +5,8 @@
 #include <variant>
 #include <vector>
 
-#include "soret/init.hpp"
-#include "soret/integrator.hpp"
+#include "soret/walk/init.hpp"
+#include "soret/walk/integrator.hpp"
 #include "soret/io/hdf5.hpp"
 
 namespace soret {

@@ -9,8 +9,8 @@
 // up to relative corrections of order eta^2.
 #include <vector>
 
-#include "soret/expression.hpp"
-#include "soret/model.hpp"
+#include "soret/common/expression.hpp"
+#include "soret/walk/model.hpp"
 
 namespace soret::theory {
 

@@ -6,7 +6,7 @@
 // of Appendix A.4; and the controlled (Kramers-Moyal) flux of the walk for any convention alpha.
 #include <vector>
 
-#include "soret/expression.hpp"
+#include "soret/common/expression.hpp"
 
 namespace soret::theory {
 

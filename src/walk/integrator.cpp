@@ -1,4 +1,4 @@
-#include "soret/integrator.hpp"
+#include "soret/walk/integrator.hpp"
 
 #include <omp.h>
 
@@ -7,10 +7,10 @@
 #include <cmath>
 #include <sstream>
 
-#include "soret/boundary.hpp"
-#include "soret/error.hpp"
-#include "soret/progress.hpp"
-#include "soret/rng.hpp"
+#include "soret/walk/boundary.hpp"
+#include "soret/common/error.hpp"
+#include "soret/common/progress.hpp"
+#include "soret/common/rng.hpp"
 
 namespace soret {
 

@@ -12,8 +12,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "soret/grid.hpp"
-#include "soret/model.hpp"
+#include "soret/walk/grid.hpp"
+#include "soret/walk/model.hpp"
 
 namespace soret {
 

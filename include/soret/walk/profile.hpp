@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "soret/expression.hpp"
+#include "soret/common/expression.hpp"
 
 namespace soret {
 

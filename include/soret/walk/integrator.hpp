@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "soret/expression.hpp"
-#include "soret/init.hpp"
-#include "soret/model.hpp"
-#include "soret/observers.hpp"
-#include "soret/profile.hpp"
+#include "soret/common/expression.hpp"
+#include "soret/walk/init.hpp"
+#include "soret/walk/model.hpp"
+#include "soret/walk/observers.hpp"
+#include "soret/walk/profile.hpp"
 
 namespace soret {
 

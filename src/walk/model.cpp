@@ -1,10 +1,10 @@
-#include "soret/model.hpp"
+#include "soret/walk/model.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
-#include "soret/error.hpp"
+#include "soret/common/error.hpp"
 
 namespace soret {
 
@@ -86,37 +86,6 @@ Boundary parse_boundary(const std::string& s) {
   throw InputError("boundary", "--boundary must be periodic, reflecting, absorbing or free (got '" + s + "')");
 }
 
-std::vector<std::string> split(const std::string& s, char delim) {
-  std::vector<std::string> out;
-  std::string cur;
-  std::istringstream in(s);
-  while (std::getline(in, cur, delim)) {
-    const auto b = cur.find_first_not_of(" \t"), e = cur.find_last_not_of(" \t");
-    out.push_back(b == std::string::npos ? std::string() : cur.substr(b, e - b + 1));
-  }
-  if (!s.empty() && s.back() == delim) out.emplace_back();
-  return out;
-}
-
-double parse_double(const std::string& s, const std::string& option) {
-  try {
-    size_t pos = 0;
-    const double v = std::stod(s, &pos);
-    if (pos == s.size()) return v;
-  } catch (const std::exception&) {
-  }
-  throw InputError(option, "--" + option + ": '" + s + "' is not a number");
-}
-
-long long parse_int(const std::string& s, const std::string& option) {
-  try {
-    size_t pos = 0;
-    const long long v = std::stoll(s, &pos);
-    if (pos == s.size()) return v;
-  } catch (const std::exception&) {
-  }
-  throw InputError(option, "--" + option + ": '" + s + "' is not an integer");
-}
 
 AxisSpec parse_domain(const std::string& s) {
   const auto parts = split(s, ':');

@@ -1,4 +1,4 @@
-#include "soret/progress.hpp"
+#include "soret/common/progress.hpp"
 
 #include <cstdio>
 

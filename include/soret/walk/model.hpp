@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "soret/common/parse.hpp"
+
 namespace soret {
 
 enum class Noise { rademacher, gaussian, uniform };
@@ -52,10 +54,5 @@ AxisSpec parse_domain(const std::string& s);
 /// "0,1;2" -> {{0,1},{2}}; "" -> each axis alone. Option "sign-groups".
 std::vector<std::vector<int>> parse_sign_groups(const std::string& s, int dim);
 std::string format_sign_groups(const std::vector<std::vector<int>>& groups);
-/// Splits on a delimiter, trimming blanks.
-std::vector<std::string> split(const std::string& s, char delim);
-/// Parses a double or throws InputError naming `option`.
-double parse_double(const std::string& s, const std::string& option);
-long long parse_int(const std::string& s, const std::string& option);
 
 }  // namespace soret

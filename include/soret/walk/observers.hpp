@@ -21,8 +21,8 @@
 #include <utility>
 #include <vector>
 
-#include "soret/grid.hpp"
-#include "soret/model.hpp"
+#include "soret/walk/grid.hpp"
+#include "soret/walk/model.hpp"
 
 namespace soret {
 

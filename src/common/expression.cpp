@@ -1,10 +1,10 @@
-#include "soret/expression.hpp"
+#include "soret/common/expression.hpp"
 
 #include <muParser.h>
 
 #include <algorithm>
 
-#include "soret/error.hpp"
+#include "soret/common/error.hpp"
 
 namespace soret {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "soret/model.hpp"
+#include "soret/walk/model.hpp"
 
 namespace soret {
 

@@ -1,4 +1,4 @@
-#include "soret/init.hpp"
+#include "soret/walk/init.hpp"
 
 #include <omp.h>
 
@@ -6,10 +6,10 @@
 #include <cmath>
 #include <memory>
 
-#include "soret/error.hpp"
-#include "soret/expression.hpp"
-#include "soret/profile.hpp"
-#include "soret/rng.hpp"
+#include "soret/common/error.hpp"
+#include "soret/common/expression.hpp"
+#include "soret/walk/profile.hpp"
+#include "soret/common/rng.hpp"
 
 namespace soret {
 

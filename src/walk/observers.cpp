@@ -1,10 +1,10 @@
-#include "soret/observers.hpp"
+#include "soret/walk/observers.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <set>
 
-#include "soret/error.hpp"
+#include "soret/common/error.hpp"
 
 namespace soret {
 

@@ -1,4 +1,4 @@
-#include "soret/profile.hpp"
+#include "soret/walk/profile.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -78,3 +78,53 @@ TEST_CASE("nudge repairs a fold that rounding put in the neighbouring bin") {
   const double x = nudge_into_cell(l, just_below, target);
   CHECK(l.cell(x) == target);
 }
+
+namespace {
+/// The definition: walk the unfolded path one face at a time and map each face (O(|c1 - c0|)).
+Counts crossings_by_definition(Boundary b, int B, std::int64_t c0, std::int64_t c1) {
+  Counts c{std::vector<std::int64_t>(B + 1, 0), std::vector<std::int64_t>(B + 1, 0)};
+  if (c1 == c0) return c;
+  const int dir = c1 > c0 ? 1 : -1;
+  const std::int64_t first = dir > 0 ? c0 + 1 : c1 + 1, last = dir > 0 ? c1 : c0;
+  for (std::int64_t k = first; k <= last; ++k) {
+    const FaceImage im = map_face(b, k, B);
+    if (im.face < 0) continue;
+    auto& v = (dir * im.sign > 0) ? c.plus : c.minus;
+    if (b == Boundary::periodic && im.face == B) continue;  // face B is face 0 (map_face gives 0)
+    ++v[im.face];
+  }
+  return c;
+}
+}  // namespace
+
+TEST_CASE("O(1) crossing counts equal the face-by-face definition for every boundary and any jump") {
+  std::uint64_t s = 12345;
+  auto next = [&]() { s = s * 6364136223846793005ull + 1442695040888963407ull; return s >> 33; };
+  int compared = 0;
+  for (Boundary b : {Boundary::periodic, Boundary::reflecting, Boundary::free, Boundary::absorbing})
+    for (int B : {1, 2, 3, 8, 17}) {
+      for (int rep = 0; rep < 400; ++rep) {
+        const std::int64_t span = rep < 200 ? 3 * B : 40 * B;  // short and very long jumps
+        std::int64_t c0 = std::int64_t(next() % B);
+        if (b == Boundary::free && rep % 3 == 0) c0 = std::int64_t(next() % (3 * B)) - B;  // free walkers may start outside
+        const std::int64_t c1 = c0 + std::int64_t(next() % (2 * span + 1)) - span;
+        const auto fast = crossings(b, B, c0, c1), ref = crossings_by_definition(b, B, c0, c1);
+        // The O(1) form leaves face B of a periodic axis to the caller (it is face 0).
+        auto fp = fast.plus, fm = fast.minus;
+        if (b == Boundary::periodic) { fp[B] = 0; fm[B] = 0; }
+        INFO("boundary " << int(b) << " B=" << B << " c0=" << c0 << " c1=" << c1);
+        REQUIRE(fp == ref.plus);
+        REQUIRE(fm == ref.minus);
+        ++compared;
+      }
+    }
+  CHECK(compared == 4 * 5 * 400);
+}
+
+TEST_CASE("a multiplicity n counts the same move n times") {
+  std::vector<std::int64_t> a(12, 0), am(12, 0), b(12, 0), bm(12, 0);
+  count_crossings(Boundary::reflecting, 10, 3, 27, a.data(), am.data(), 5);
+  for (int i = 0; i < 5; ++i) count_crossings(Boundary::reflecting, 10, 3, 27, b.data(), bm.data());
+  CHECK(a == b);
+  CHECK(am == bm);
+}

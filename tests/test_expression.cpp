@@ -63,25 +63,31 @@ TEST_CASE("step profiles: constant - cubic table within its reported error - and
   FastFunction fc(c, r1);
   CHECK(fc.kind() == FastFunction::Kind::constant);
 
-  Expression s("1 + 0.5*sin(2*_pi*q)", 1, 1.0, "g");
-  FastFunction ft(s, r1);
-  REQUIRE(ft.kind() == FastFunction::Kind::table);
-  CHECK(ft.error_bound() <= 1e-11 * 1.5);
-  CHECK(ft.grid_min() == doctest::Approx(0.5).epsilon(1e-6));
-  CHECK(ft.grid_max() == doctest::Approx(1.5).epsilon(1e-6));
-  // Random points, including the end point hi and points outside the table (exact fallback).
-  std::mt19937_64 gen(42);
-  std::uniform_real_distribution<double> u(-0.5, 1.5);
-  std::vector<double> x(4001), out(4001);
-  for (auto& v : x) v = u(gen);
-  x[0] = 1.0;
-  const double* px[1] = {x.data()};
-  ft.eval(px, int(x.size()), out.data(), s);
-  double worst = 0;
-  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(out[i] - s.at(x[i])));
-  // The table is built to 1e-11 max|g| at its check points; random points may exceed the
-  // check-point maximum slightly, but not by an order of magnitude.
-  CHECK(worst < 1e-10);
+  // A smooth profile fits a register-sized piecewise polynomial; a wiggly one needs the table.
+  struct Case { const char* expr; FastFunction::Kind kind; double lo, hi; };
+  for (const Case& cs : {Case{"1 + 0.5*sin(2*_pi*q)", FastFunction::Kind::poly, 0.5, 1.5},
+                         Case{"1 + 0.5*sin(40*_pi*q)", FastFunction::Kind::table, 0.5, 1.5}}) {
+    INFO(cs.expr);
+    Expression s(cs.expr, 1, 1.0, "g");
+    FastFunction ft(s, r1);
+    REQUIRE(ft.kind() == cs.kind);
+    CHECK(ft.error_bound() <= 1e-11 * 1.5);
+    CHECK(ft.grid_min() == doctest::Approx(cs.lo).epsilon(1e-6));
+    CHECK(ft.grid_max() == doctest::Approx(cs.hi).epsilon(1e-6));
+    // Random points, including the end point hi and points outside the domain (exact fallback).
+    std::mt19937_64 gen(42);
+    std::uniform_real_distribution<double> u(-0.5, 1.5);
+    std::vector<double> x(4001), out(4001);
+    for (auto& v : x) v = u(gen);
+    x[0] = 1.0;
+    const double* px[1] = {x.data()};
+    ft.eval(px, int(x.size()), out.data(), s);
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(out[i] - s.at(x[i])));
+    // Built to 1e-11 max|g| at its check points; random points may exceed the check-point
+    // maximum slightly, but not by an order of magnitude.
+    CHECK(worst < 1e-10);
+  }
 
   const std::vector<AxisRange> r2{{0.0, 1.0}, {0.0, 1.0}};
   Expression g2("1 + q0*q1", 2, 1.0, "g");

@@ -47,6 +47,7 @@ TEST_CASE("HDF5 round trip: what is written is what was measured - and file: con
   const std::string path = (dir / "rt.h5").string();
   auto m = model_1d("1 + 0.5*sin(2*_pi*q)", 0.02, Boundary::periodic);
   auto p = plan_1d(m, 16, {0, 10, 20}, {{0, 5}, {5, 20}});
+  p.step_stats = true;
   WalkEngine e(m, p, InitSpec::parse("uniform", 1), run_opts(1000, 20, 4));
   const auto r = e.run();
   {

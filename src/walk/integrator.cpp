@@ -5,12 +5,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
-#include "soret/walk/boundary.hpp"
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
 #include "soret/common/error.hpp"
 #include "soret/common/progress.hpp"
 #include "soret/common/rng.hpp"
+#include "soret/walk/boundary.hpp"
+#include "soret/walk/kernels.hpp"
 
 namespace soret {
 
@@ -19,31 +25,65 @@ namespace {
 std::string describe(const FastFunction& f) {
   std::ostringstream os;
   os << f.kind_name();
-  if (f.kind() == FastFunction::Kind::table)
-    os << " T=" << f.table_size() << " max|err|=" << f.error_bound();
+  if (f.kind() == FastFunction::Kind::table) os << " T=" << f.table_size() << " max|err|=" << f.error_bound();
+  if (f.kind() == FastFunction::Kind::poly)
+    os << " P=" << f.poly_pieces() << " D=" << f.poly_degree() << " max|err|=" << f.error_bound();
   return os.str();
+}
+
+inline std::uint64_t cycles() {
+#if defined(__x86_64__)
+  return __rdtsc();
+#else
+  return std::uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+#endif
+}
+
+constexpr std::int32_t kCellMax = std::int32_t(1) << 30;
+
+inline std::int32_t clamp_cell(std::int64_t c) {
+  return std::int32_t(std::clamp<std::int64_t>(c, -kCellMax, kCellMax));
 }
 
 /// Thread-local working set of one block.
 struct Scratch {
-  int dim = 0, groups = 0, n = 0;
+  int dim = 0, groups = 0, n = 0, cap = 0;
   std::vector<std::vector<double>> x, xu, g, xm, drift, dx, zeta;
-  std::vector<std::uint64_t> words;  // rademacher: groups x block x 4
-  std::vector<std::uint8_t> alive;
-  std::vector<std::int64_t> cell0, cell1;
-  std::vector<int> slow;
+  std::vector<std::uint64_t> words;  // rademacher: groups x 4 x cap
+  std::vector<std::uint8_t> alive, alive0;
+  std::vector<std::int32_t> c1[2], c1n[2], cu, bin, bin0;
   std::vector<std::unique_ptr<Expression>> g_expr, drift_expr;
+  // Cost accounting (time-stamp counter ticks).
+  std::uint64_t ticks_total = 0;
+  std::vector<std::uint64_t> ticks_obs;
 
   void init(int d, int ng, int block) {
     dim = d;
     groups = ng;
-    auto mk = [&](std::vector<std::vector<double>>& v, int rows) { v.assign(rows, std::vector<double>(block)); };
+    cap = (block + 31) / 32 * 32;  // the fused kernel steps 32 lanes at a time
+    auto mk = [&](std::vector<std::vector<double>>& v, int rows) { v.assign(rows, std::vector<double>(cap, 0.0)); };
     mk(x, d); mk(xu, d); mk(g, d); mk(xm, d); mk(drift, d); mk(dx, d); mk(zeta, ng);
-    words.assign(size_t(ng) * block * 4, 0);
-    alive.assign(block, 1);
-    cell0.assign(block, 0);
-    cell1.assign(block, 0);
-    slow.assign(block, 0);
+    words.assign(size_t(ng) * 4 * cap, 0);
+    alive.assign(cap, 1);
+    alive0.assign(cap, 1);
+    for (int h = 0; h < 2; ++h) { c1[h].assign(cap, 0); c1n[h].assign(cap, 0); }
+    cu.assign(cap, 0);
+    bin.assign(cap, 0);
+    bin0.assign(cap, 0);
+  }
+};
+
+/// Per-thread tallies of the integrator itself (not observers).
+struct Tally {
+  std::vector<std::uint64_t> absorbed_lo, absorbed_hi;
+  bool blowup = false;
+  std::uint64_t blowup_walker = 0, blowup_t = 0;
+  int blowup_axis = 0;
+  char pad[64];
+  void note_blowup(std::uint64_t w, std::uint64_t t, int a) {
+    if (!blowup || t < blowup_t || (t == blowup_t && w < blowup_walker)) {
+      blowup = true; blowup_t = t; blowup_walker = w; blowup_axis = a;
+    }
   }
 };
 
@@ -55,7 +95,15 @@ WalkEngine::WalkEngine(WalkModel model, ObserverPlan plan, InitSpec init, RunOpt
   if (opt_.walkers < 1) throw InputError("walkers", "--walkers must be >= 1");
   if (opt_.walkers >= (std::uint64_t(1) << 32)) throw InputError("walkers", "--walkers must be < 2^32");
   if (opt_.threads < 0) throw InputError("threads", "--threads must be >= 0");
+  if (opt_.block < 1 || opt_.block > 65536) throw InputError("block", "--block must be in [1, 65536]");
+  if (opt_.chunk < 1) throw InputError("chunk", "--chunk must be >= 1");
   plan_.finalize(model_, opt_.steps);
+  for (size_t h = 0; h < plan_.hist_axes.size(); ++h) {
+    const auto& ax = model_.axes[plan_.hist_axes[h]];
+    if (plan_.lattice[h].lo != ax.lo || plan_.lattice[h].hi != ax.hi)
+      throw InputError("bins", "--bins: the histogram of axis " + std::to_string(plan_.hist_axes[h]) + " must span its --domain");
+    if (plan_.lattice[h].bins >= kCellMax / 4) throw InputError("bins", "--bins must be < 2^28 per axis");
+  }
   std::vector<AxisRange> ranges;
   for (const auto& a : model_.axes) ranges.push_back({a.lo, a.hi});
   for (int a = 0; a < model_.dim; ++a) {
@@ -96,58 +144,97 @@ double WalkEngine::g_table_error() const {
   return e;
 }
 
+bool WalkEngine::fused_applies() const {
+  if (!opt_.fused || model_.noise != Noise::rademacher || model_.alpha != 0.0 || model_.has_drift() || plan_.step_stats)
+    return false;
+  for (int a = 0; a < model_.dim; ++a) {
+    const auto& ax = model_.axes[a];
+    if (ax.boundary != Boundary::periodic && ax.boundary != Boundary::reflecting) return false;
+    const auto& f = g_fast_[a];
+    if (f.kind() == FastFunction::Kind::constant) {
+      if (!(model_.eta * f.grid_max() < ax.hi - ax.lo)) return false;
+      continue;
+    }
+    if (f.kind() != FastFunction::Kind::poly || f.table_axis() != a) return false;
+    if (!(model_.eta * f.grid_max() * 1.01 < ax.hi - ax.lo)) return false;
+  }
+  return true;
+}
+
 struct WalkEngine::Impl {
   const WalkEngine& E;
   const WalkModel& M;
   const ObserverPlan& P;
-  int dim, ngroups;
+  int dim, ngroups, nh;
   std::vector<int> group_of;
   rng::Key noise_key;
-  bool has_absorb, has_drift, flux_on;
-  int fa;           // flux (first histogram) axis
-  Lattice lat0;     // its lattice
-  int h1 = -1;      // second histogram axis or -1
-  Lattice lat1;
-  int B0, nf;
-  size_t nbins;
+  bool has_absorb, has_drift, fused;
+  int fa;  // flux (first histogram) axis
+  std::vector<int> hist_of;  // axis -> histogram index or -1
+  std::vector<AxisMove> moves;
+  std::vector<AxisKernel> kernels;
+  std::vector<std::unique_ptr<Observer>> observers;
+  bool any_steps = false;
 
-  // Per-chunk schedules, indexed by t - t0.
-  std::vector<int> seg_of;        // segment of transition t -> t+1, or -1
-  std::vector<int> slot_after;    // density slot of time t+1, or -1
-  std::vector<std::uint8_t> avg_after;  // t+1 inside the averaging range
-
-  explicit Impl(const WalkEngine& e) : E(e), M(e.model_), P(e.plan_) {
+  explicit Impl(const WalkEngine& e, int pair_k) : E(e), M(e.model_), P(e.plan_) {
     dim = M.dim;
     ngroups = static_cast<int>(M.groups.size());
+    nh = static_cast<int>(P.hist_axes.size());
     group_of = M.group_of();
     noise_key = rng::make_key(E.opt_.seed, rng::Stream::walk_noise);
     has_absorb = M.any_boundary(Boundary::absorbing);
     has_drift = M.has_drift();
+    fused = E.fused_applies();
     fa = P.hist_axes[0];
-    lat0 = P.lattice[0];
-    if (P.hist_axes.size() == 2) { h1 = P.hist_axes[1]; lat1 = P.lattice[1]; }
-    B0 = lat0.bins;
-    nf = P.flux_faces();
-    nbins = P.total_bins();
-    flux_on = !P.segments.empty();
+    hist_of.assign(dim, -1);
+    for (int h = 0; h < nh; ++h) hist_of[P.hist_axes[h]] = h;
+    for (int a = 0; a < dim; ++a) {
+      const auto& ax = M.axes[a];
+      AxisMove mv;
+      mv.b = ax.boundary;
+      mv.lo = ax.lo;
+      mv.hi = ax.hi;
+      mv.L = ax.hi - ax.lo;
+      if (hist_of[a] >= 0) {
+        const Lattice& l = P.lattice[hist_of[a]];
+        mv.B = l.bins;
+        mv.ih = l.inv_h;
+      }
+      moves.push_back(mv);
+      AxisKernel k;
+      k.m = mv;
+      k.eta = M.eta;
+      const auto& f = E.g_fast_[a];
+      if (f.kind() == FastFunction::Kind::poly) {
+        k.P = f.poly_pieces(); k.D = f.poly_degree(); k.pscale = f.poly_scale(); k.poff = f.poly_offset();
+        k.coef = f.poly_coef();
+      } else if (f.kind() == FastFunction::Kind::constant) {
+        k.gconst = f.grid_max();
+      }
+      kernels.push_back(k);
+    }
+    observers = make_observers(P, M, pair_k, E.opt_.walkers);
+    for (const auto& o : observers) any_steps |= o->needs_steps();
   }
 
-  // --- noise ------------------------------------------------------------------------------
+  // --- noise (general integrator) --------------------------------------------------------------
+  void refill_words(Scratch& s, std::uint64_t w0, std::uint64_t t) const {
+    // One Philox call gives 256 signs: counter (walker, t / 256, group).
+    for (int k = 0; k < ngroups; ++k)
+      for (int i = 0; i < s.n; ++i) {
+        const auto r = rng::draw(noise_key, w0 + i, t >> 8, k);
+        for (int j = 0; j < 4; ++j) s.words[(size_t(k) * 4 + j) * s.cap + i] = r[j];
+      }
+  }
+
   void fill_noise(Scratch& s, std::uint64_t w0, std::uint64_t t, bool fresh) const {
     const int n = s.n;
     switch (M.noise) {
       case Noise::rademacher: {
-        // One Philox call gives 256 signs: counter (walker, t / 256, group).
-        const size_t cap = s.zeta[0].size();
-        if (fresh || (t & 255) == 0)
-          for (int k = 0; k < ngroups; ++k)
-            for (int i = 0; i < n; ++i) {
-              const auto r = rng::draw(noise_key, w0 + i, t >> 8, k);
-              for (int j = 0; j < 4; ++j) s.words[(size_t(k) * 4 + j) * cap + i] = r[j];
-            }
+        if (fresh || (t & 255) == 0) refill_words(s, w0, t);
         const int word = int((t >> 6) & 3), bit = int(t & 63);
         for (int k = 0; k < ngroups; ++k) {
-          const std::uint64_t* __restrict wd = &s.words[(size_t(k) * 4 + word) * cap];
+          const std::uint64_t* __restrict wd = &s.words[(size_t(k) * 4 + word) * s.cap];
           double* __restrict z = s.zeta[k].data();
           for (int i = 0; i < n; ++i) z[i] = 1.0 - 2.0 * double(std::int64_t((wd[i] >> bit) & 1u));
         }
@@ -173,258 +260,239 @@ struct WalkEngine::Impl {
     }
   }
 
-  // --- the boundary, slow path --------------------------------------------------------------
-  /// Applies the boundary of axis a to the unfolded position xu (x: start). Returns false when
-  /// the walker is absorbed. For the flux axis, also counts face crossings and sets newcell.
-  bool boundary_slow(int a, double& xu, std::int64_t c0, bool flux_axis, bool count, int seg,
-                     ThreadAccumulator& acc, std::int64_t& newcell, std::uint64_t walker, std::uint64_t t) const {
-    const AxisSpec& ax = M.axes[a];
-    // A non-finite position, or a single step over more than 1e8 bins, is a blow-up: recorded
-    // here (no exception may leave the parallel region) and reported after the chunk.
-    const bool runaway = flux_axis && std::isfinite(xu) && std::abs(double(lat0.cell(xu) - c0)) > 1e8;
-    if (!std::isfinite(xu) || runaway) {
-      if (!acc.blowup || t < acc.blowup_t) {
-        acc.blowup = true; acc.blowup_t = t; acc.blowup_walker = walker; acc.blowup_axis = a;
-      }
-      newcell = c0;
+  // --- the slow path of one walker on one axis ---------------------------------------------------
+  /// The boundary of axis a acting on the unfolded position xu, for walkers the fast rules
+  /// (fold_fast) do not decide: several periods, reflections, absorption, non-finite positions.
+  /// Sets the end position, the folded cell c1 and the unfolded cell cu (histogram axes). Returns
+  /// false when the walker is absorbed.
+  bool slow_move(int a, double xu, std::int32_t c0, double& xn, std::int32_t& c1, std::int32_t& cu, Tally& tally,
+                 std::uint64_t walker, std::uint64_t t) const {
+    const AxisMove& A = moves[a];
+    const int h = hist_of[a];
+    const Lattice* lat = h >= 0 ? &P.lattice[h] : nullptr;
+    const std::int64_t cell = lat ? lat->cell(xu) : 0;
+    // A non-finite position, or one more than 1e9 bins off the grid, is a blow-up: recorded here
+    // (no exception may leave the parallel region) and reported after the chunk.
+    if (!std::isfinite(xu) || std::abs(double(cell)) > 1e9) {
+      tally.note_blowup(walker, t, a);
+      xn = xu;
+      c1 = cu = c0;
       return true;
     }
-    std::int64_t c1 = 0;
-    if (flux_axis) {
-      c1 = lat0.cell(xu);
-      if (count && c1 != c0) {
-        count_crossings(ax.boundary, B0, c0, c1, &acc.plus[size_t(seg) * (nf + 1)], &acc.minus[size_t(seg) * (nf + 1)]);
-      }
-    }
-    switch (ax.boundary) {
-      case Boundary::periodic: {
-        if (xu >= ax.lo && xu < ax.hi) break;
-        xu = fold_position(Boundary::periodic, ax.lo, ax.hi, xu);
-        if (flux_axis) xu = nudge_into_cell(lat0, xu, folded_cell(Boundary::periodic, c1, B0));
-        break;
-      }
+    switch (A.b) {
+      case Boundary::periodic:
       case Boundary::reflecting: {
-        if (xu >= ax.lo && xu <= ax.hi) break;
-        xu = fold_position(Boundary::reflecting, ax.lo, ax.hi, xu);
-        if (flux_axis) xu = nudge_into_cell(lat0, xu, folded_cell(Boundary::reflecting, c1, B0));
-        break;
+        xn = fold_position(A.b, A.lo, A.hi, xu);
+        if (lat) {
+          const std::int64_t fc = folded_cell(A.b, cell, A.B);
+          xn = nudge_into_cell(*lat, xn, fc);
+          c1 = std::int32_t(fc);
+          cu = clamp_cell(cell);
+        }
+        return true;
       }
       case Boundary::absorbing:
-        if (xu >= ax.lo && xu < ax.hi) break;
-        if (xu < ax.lo) ++acc.absorbed_lo[a]; else ++acc.absorbed_hi[a];
+        if (xu >= A.lo && xu < A.hi) {  // (not reached: fold_fast decides these)
+          xn = xu;
+          if (lat) c1 = cu = clamp_cell(cell);
+          return true;
+        }
+        if (xu < A.lo) ++tally.absorbed_lo[a]; else ++tally.absorbed_hi[a];
+        xn = xu;
+        if (lat) { cu = std::int32_t(std::clamp<std::int64_t>(cell, -2, A.B + 2)); c1 = cu; }
         return false;
-      case Boundary::free: break;
+      case Boundary::free:
+        xn = xu;
+        if (lat) c1 = cu = clamp_cell(cell);
+        return true;
     }
-    if (flux_axis) newcell = lat0.cell(xu);
     return true;
   }
 
-  /// Bin of a live walker in the histogram grid, or -1 outside it.
-  std::int64_t bin_of(std::int64_t c_flux, double x1) const {
-    if (c_flux < 0 || c_flux >= B0) return -1;
-    if (h1 < 0) return c_flux;
-    const std::int64_t c = lat1.cell(x1);
-    if (c < 0 || c >= lat1.bins) return -1;
-    return c_flux * lat1.bins + c;
+  /// Cells of the current positions (start of a run of observed steps).
+  void cells_from_positions(Scratch& s) const {
+    for (int h = 0; h < nh; ++h) {
+      const Lattice& l = P.lattice[h];
+      const double* x = s.x[P.hist_axes[h]].data();
+      std::int32_t* c = s.c1[h].data();
+      for (int i = 0; i < s.n; ++i) c[i] = clamp_cell(l.cell(x[i]));
+    }
   }
 
-  void record_density(const Scratch& s, const std::int64_t* cells, int slot, bool avg, ThreadAccumulator& acc) const {
-    if (h1 < 0 && !avg && !has_absorb) {  // the common case, one histogram axis
-      std::uint32_t* __restrict dens = &acc.density[size_t(slot) * nbins];
-      std::uint64_t out = 0;
+  /// Flat bins from per-axis cells: >= 0 inside the grid, -1 outside, -2 dead.
+  void bins_from_cells(const Scratch& s, const std::vector<std::int32_t>* c, std::int32_t* __restrict bin) const {
+    const std::int32_t B0 = P.lattice[0].bins;
+    const std::int32_t* __restrict a = c[0].data();
+    const std::uint8_t* __restrict alive = s.alive.data();
+    if (nh == 1) {
       for (int i = 0; i < s.n; ++i) {
-        const std::int64_t c = cells[i];
-        if (c >= 0 && c < B0) [[likely]] ++dens[c]; else ++out;
+        const std::int32_t v = (a[i] >= 0 && a[i] < B0) ? a[i] : -1;
+        bin[i] = alive[i] ? v : -2;
       }
-      acc.outside[slot] += out;
       return;
     }
-    const double* x1 = h1 >= 0 ? s.x[h1].data() : nullptr;
-    std::uint32_t* dens = slot >= 0 ? &acc.density[size_t(slot) * nbins] : nullptr;
+    const std::int32_t B1 = P.lattice[1].bins;
+    const std::int32_t* __restrict b = c[1].data();
     for (int i = 0; i < s.n; ++i) {
-      if (has_absorb && !s.alive[i]) continue;
-      const std::int64_t b = bin_of(cells[i], x1 ? x1[i] : 0.0);
-      if (b < 0) {
-        if (slot >= 0) ++acc.outside[slot];
-        if (avg) ++acc.avg_outside;
-        continue;
-      }
-      if (dens) ++dens[b];
-      if (avg) ++acc.avg_counts[b];
+      const bool in = a[i] >= 0 && a[i] < B0 && b[i] >= 0 && b[i] < B1;
+      const std::int32_t v = in ? a[i] * B1 + b[i] : -1;
+      bin[i] = alive[i] ? v : -2;
     }
   }
 
-  // --- one block through steps [t0, t1) ----------------------------------------------------
-  void advance(Scratch& s, std::vector<std::vector<double>>& X, std::vector<std::uint8_t>& alive, std::uint64_t w0,
-               int n, std::uint64_t t0, std::uint64_t t1, ThreadAccumulator& acc) const {
-    s.n = n;
-    for (int a = 0; a < dim; ++a) std::copy_n(&X[a][w0], n, s.x[a].data());
-    std::copy_n(&alive[w0], n, s.alive.data());
-    const double eta = M.eta, alpha = M.alpha;
-    const AxisSpec& axf = M.axes[fa];
-    const double flo = axf.lo, fhi = axf.hi;
-
-    for (std::uint64_t t = t0; t < t1; ++t) {
-      const std::size_t k = t - t0;
-      fill_noise(s, w0, t, t == t0);
-      const double* xp[64];
-      for (int a = 0; a < dim; ++a) xp[a] = s.x[a].data();
-      for (int a = 0; a < dim; ++a) E.g_fast_[a].eval(xp, n, s.g[a].data(), *s.g_expr[a]);
-      if (has_drift)
-        for (int a = 0; a < dim; ++a) E.drift_fast_[a].eval(xp, n, s.drift[a].data(), *s.drift_expr[a]);
-      if (alpha != 0.0) {
-        for (int a = 0; a < dim; ++a) {
-          const double* __restrict x = s.x[a].data();
-          const double* __restrict g = s.g[a].data();
-          const double* __restrict z = s.zeta[group_of[a]].data();
-          const double* __restrict dr = s.drift[a].data();
-          double* __restrict xm = s.xm[a].data();
-          for (int i = 0; i < n; ++i) xm[i] = x[i] + alpha * (-eta * g[i] * z[i] + (has_drift ? dr[i] : 0.0));
-          const AxisSpec& ax = M.axes[a];
-          if (ax.boundary == Boundary::periodic || ax.boundary == Boundary::reflecting)
-            for (int i = 0; i < n; ++i)
-              if (!(xm[i] >= ax.lo && xm[i] < ax.hi)) xm[i] = fold_position(ax.boundary, ax.lo, ax.hi, xm[i]);
-        }
-        const double* mp[64];
-        for (int a = 0; a < dim; ++a) mp[a] = s.xm[a].data();
-        for (int a = 0; a < dim; ++a) E.g_fast_[a].eval(mp, n, s.g[a].data(), *s.g_expr[a]);
+  // --- one step of a block, fused integrator ------------------------------------------------------
+  void step_fused(Scratch& s, std::uint64_t w0, std::uint64_t t, bool fresh, bool cells, Tally& tally) const {
+    if (fresh || (t & 255) == 0) refill_words(s, w0, t);
+    const int word = int((t >> 6) & 3), bit = int(t & 63);
+    for (int a = 0; a < dim; ++a) {
+      const int h = hist_of[a];
+      const bool ac = cells && h >= 0;
+      const std::uint64_t* w = &s.words[(size_t(group_of[a]) * 4 + word) * s.cap];
+      std::int32_t* c1 = ac ? s.c1n[h].data() : nullptr;
+      std::int32_t* cu = ac && h == 0 ? s.cu.data() : nullptr;
+      const bool any_slow = fused_axis_step(kernels[a], s.x[a].data(), w, bit, s.cap, c1, cu);
+      std::fill(s.x[a].begin() + s.n, s.x[a].end(), M.axes[a].lo);  // padding lanes stay valid
+      if (!any_slow) continue;
+      for (int i = 0; i < s.n; ++i) {
+        if (!fused_lane_slow(moves[a], s.x[a][i])) continue;
+        std::int32_t c1v = 0, cuv = 0;
+        const std::int32_t c0 = ac ? s.c1[h][i] : 0;
+        double xn;
+        slow_move(a, s.x[a][i], c0, xn, c1v, cuv, tally, w0 + i, t);
+        s.x[a][i] = xn;
+        if (ac) { c1[i] = c1v; if (cu) cu[i] = cuv; }
       }
-      // The update, unfolded.
+    }
+  }
+
+  // --- one step of a block, general integrator ----------------------------------------------------
+  void step_general(Scratch& s, std::uint64_t w0, std::uint64_t t, bool fresh, Tally& tally) const {
+    const int n = s.n;
+    const double eta = M.eta, alpha = M.alpha;
+    fill_noise(s, w0, t, fresh);
+    const double* xp[64];
+    for (int a = 0; a < dim; ++a) xp[a] = s.x[a].data();
+    for (int a = 0; a < dim; ++a) E.g_fast_[a].eval(xp, n, s.g[a].data(), *s.g_expr[a]);
+    if (has_drift)
+      for (int a = 0; a < dim; ++a) E.drift_fast_[a].eval(xp, n, s.drift[a].data(), *s.drift_expr[a]);
+    if (alpha != 0.0) {
       for (int a = 0; a < dim; ++a) {
         const double* __restrict x = s.x[a].data();
         const double* __restrict g = s.g[a].data();
         const double* __restrict z = s.zeta[group_of[a]].data();
         const double* __restrict dr = s.drift[a].data();
-        double* __restrict xu = s.xu[a].data();
-        double* __restrict dx = s.dx[a].data();
-        if (has_drift)
-          for (int i = 0; i < n; ++i) { dx[i] = dr[i] - eta * g[i] * z[i]; xu[i] = x[i] + dx[i]; }
-        else if (P.step_stats)
-          for (int i = 0; i < n; ++i) { dx[i] = -eta * g[i] * z[i]; xu[i] = x[i] + dx[i]; }
-        else
-          for (int i = 0; i < n; ++i) xu[i] = x[i] - eta * g[i] * z[i];
-        if (has_absorb)
-          for (int i = 0; i < n; ++i) if (!s.alive[i]) { xu[i] = x[i]; dx[i] = 0.0; }
-      }
-      // Start cells on the flux axis (the end cells of the previous step, once computed).
-      if (t == t0) {
-        const double* x = s.x[fa].data();
-        std::int64_t* c0 = s.cell0.data();
-        for (int i = 0; i < n; ++i) c0[i] = lat0.cell(x[i]);
-      }
-      // Local step statistics, binned by the start point.
-      if (P.step_stats) {
-        const int nh = static_cast<int>(P.hist_axes.size());
-        double* __restrict ps = acc.ss_part_sum.data();
-        double* __restrict pq = acc.ss_part_sq.data();
-        for (int i = 0; i < n; ++i) {
-          if (has_absorb && !s.alive[i]) continue;
-          const std::int64_t b = bin_of(s.cell0[i], h1 >= 0 ? s.x[h1][i] : 0.0);
-          if (b < 0) continue;
-          ++acc.ss_count[b];
-          for (int h = 0; h < nh; ++h) {
-            const double d = s.dx[P.hist_axes[h]][i];
-            ps[b * nh + h] += d;
-            pq[b * nh + h] += d * d;
-          }
-        }
-      }
-      // Boundaries of the other axes (a walker absorbed there is not counted on the flux axis).
-      for (int a = 0; a < dim; ++a) {
-        if (a == fa) continue;
+        double* __restrict xm = s.xm[a].data();
+        for (int i = 0; i < n; ++i) xm[i] = x[i] + alpha * (-eta * g[i] * z[i] + (has_drift ? dr[i] : 0.0));
         const AxisSpec& ax = M.axes[a];
-        if (ax.boundary == Boundary::free) {
+        if (ax.boundary == Boundary::periodic || ax.boundary == Boundary::reflecting)
           for (int i = 0; i < n; ++i)
-            if (!std::isfinite(s.xu[a][i])) { std::int64_t dummy; boundary_slow(a, s.xu[a][i], 0, false, false, 0, acc, dummy, w0 + i, t); }
+            if (!(xm[i] >= ax.lo && xm[i] < ax.hi)) xm[i] = fold_position(ax.boundary, ax.lo, ax.hi, xm[i]);
+      }
+      const double* mp[64];
+      for (int a = 0; a < dim; ++a) mp[a] = s.xm[a].data();
+      for (int a = 0; a < dim; ++a) E.g_fast_[a].eval(mp, n, s.g[a].data(), *s.g_expr[a]);
+    }
+    // The update, unfolded: xu = x + dx.
+    for (int a = 0; a < dim; ++a) {
+      const double* __restrict x = s.x[a].data();
+      const double* __restrict g = s.g[a].data();
+      const double* __restrict z = s.zeta[group_of[a]].data();
+      const double* __restrict dr = s.drift[a].data();
+      double* __restrict xu = s.xu[a].data();
+      double* __restrict dx = s.dx[a].data();
+      if (has_drift)
+        for (int i = 0; i < n; ++i) { dx[i] = dr[i] - eta * g[i] * z[i]; xu[i] = x[i] + dx[i]; }
+      else
+        for (int i = 0; i < n; ++i) { dx[i] = -(eta * g[i] * z[i]); xu[i] = x[i] - eta * g[i] * z[i]; }
+      if (has_absorb)
+        for (int i = 0; i < n; ++i) if (!s.alive[i]) { xu[i] = x[i]; dx[i] = 0.0; }
+    }
+    // Boundaries and cells, axis by axis: the other axes first, so that a walker absorbed there is
+    // not counted on the flux axis.
+    std::copy_n(s.alive.data(), n, s.alive0.data());
+    for (int step = 0; step < dim; ++step) {
+      const int a = step < dim - 1 ? (step < fa ? step : step + 1) : fa;
+      const int h = hist_of[a];
+      const AxisMove& A = moves[a];
+      const double* __restrict xu = s.xu[a].data();
+      double* __restrict xn = s.x[a].data();
+      for (int i = 0; i < n; ++i) {
+        std::int32_t c1 = 0, cu = 0;
+        if (!s.alive[i]) {
+          if (h >= 0) { s.c1n[h][i] = s.c1[h][i]; if (h == 0) s.cu[i] = s.c1[0][i]; }
           continue;
         }
-        double* xu = s.xu[a].data();
-        for (int i = 0; i < n; ++i) {
-          if (xu[i] >= ax.lo && xu[i] < ax.hi) continue;
-          if (has_absorb && !s.alive[i]) continue;
-          std::int64_t dummy;
-          if (!boundary_slow(a, xu[i], 0, false, false, 0, acc, dummy, w0 + i, t)) s.alive[i] = 0;
-        }
+        double y;
+        bool alive = true;
+        if (!fold_fast(A, xu[i], y, c1, cu))
+          alive = slow_move(a, xu[i], h >= 0 ? s.c1[h][i] : 0, y, c1, cu, tally, w0 + i, t);
+        xn[i] = y;
+        if (h >= 0) { s.c1n[h][i] = c1; if (h == 0) s.cu[i] = cu; }
+        if (!alive) s.alive[i] = 0;
       }
-      // The flux axis: boundary, exact face crossings, end cells.
-      {
-        const int seg = flux_on ? seg_of[k] : -1;
-        const bool count = seg >= 0;
-        double* __restrict xu = s.xu[fa].data();
-        const std::int64_t* __restrict c0 = s.cell0.data();
-        std::int64_t* __restrict c1 = s.cell1.data();
-        // Pass 1 (vectorised): end cells. For positions inside [lo, hi) this equals lat0.cell()
-        // (floor, with hi's rounding folded into the last bin); walkers outside take the slow
-        // path below, which recomputes their cell exactly.
-        {
-          const double l0 = lat0.lo, ih = lat0.inv_h, top = double(B0 - 1);
-          for (int i = 0; i < n; ++i) {
-            double y = std::floor((xu[i] - l0) * ih);
-            y = (y > -2.0) ? y : -2.0;  // also NaN -> -2
-            y = (y < top) ? y : top;
-            c1[i] = static_cast<std::int64_t>(y);
-          }
-        }
-        // Pass 2: a walker that stays inside the domain and moves |d| <= K cells costs one
-        // increment of the (segment, start cell, d) counts; the others (a boundary acts, long
-        // jumps, absorbed or non-finite) go to a short list handled exactly below.
-        int nslow = 0;
-        int* slow = s.slow.data();
-        const int K = acc.pair_k, W = 2 * K + 1;
-        // In the common case (one histogram axis, no absorption, no time average) the density of
-        // time t+1 is counted in the same pass.
-        const bool fuse = slot_after[k] >= 0 && !avg_after[k] && h1 < 0 && !has_absorb;
-        std::uint32_t* __restrict dens = fuse ? &acc.density[size_t(slot_after[k]) * nbins] : nullptr;
-        std::uint32_t dsink = 0;
-        // slow[] holds (i << 1 | inside): walkers that need the exact path; `inside` marks those
-        // that stayed in the domain (already counted in the density).
-        auto pass = [&](auto fuse_c) {
-          constexpr bool F = decltype(fuse_c)::value;
-          std::uint64_t* __restrict P = count ? acc.pairs.data() : nullptr;
-          const std::int64_t sink = std::int64_t(acc.pairs.size()) - 1;
-          const std::int64_t base = std::int64_t(std::max(seg, 0)) * B0 * W + K;
-          for (int i = 0; i < n; ++i) {
-            const double v = xu[i];
-            const std::int64_t a = c0[i], c = c1[i], d = c - a;
-            const bool in = (v >= flo) & (v < fhi) & (a >= 0) & (a < B0) & (!has_absorb || s.alive[i]);
-            const bool ok = in & (!count | ((d >= -K) & (d <= K)));
-            if (count) P[ok ? base + a * W + d : sink] += 1;
-            if constexpr (F) ++*(in ? dens + c : &dsink);
-            slow[nslow] = (i << 1) | int(in);
-            nslow += !ok;
-          }
-        };
-        if (fuse) pass(std::true_type{}); else pass(std::false_type{});
-        std::uint64_t outside = 0;
-        for (int j = 0; j < nslow; ++j) {
-          const int i = slow[j] >> 1;
-          const bool was_in = slow[j] & 1;
-          if (has_absorb && !s.alive[i]) { c1[i] = c0[i]; continue; }
-          if (!boundary_slow(fa, xu[i], c0[i], true, count, seg, acc, c1[i], w0 + i, t)) {
-            s.alive[i] = 0;
-            c1[i] = -1;
-            continue;
-          }
-          if (fuse && !was_in) {
-            if (c1[i] >= 0 && c1[i] < B0) ++dens[c1[i]]; else ++outside;
-          }
-        }
-        if (fuse) acc.outside[slot_after[k]] += outside;
-      }
-      std::swap(s.x, s.xu);
-      const bool fused = slot_after[k] >= 0 && !avg_after[k] && h1 < 0 && !has_absorb;
-      if ((slot_after[k] >= 0 || avg_after[k]) && !fused)
-        record_density(s, s.cell1.data(), slot_after[k], avg_after[k], acc);
-      std::swap(s.cell0, s.cell1);
     }
-    if (P.step_stats) acc.flush_step_stats(eta);
+  }
+
+  // --- one block through steps [t0, t1) ----------------------------------------------------------
+  void advance(Scratch& s, std::vector<std::vector<double>>& X, std::vector<std::uint8_t>& alive, std::uint64_t w0,
+               int n, std::uint64_t t0, std::uint64_t t1, Tally& tally) const {
+    const std::uint64_t tick0 = cycles();
+    s.n = n;
+    for (int a = 0; a < dim; ++a) {
+      std::copy_n(&X[a][w0], n, s.x[a].data());
+      std::fill(s.x[a].begin() + n, s.x[a].end(), M.axes[a].lo);  // SIMD padding: valid positions
+    }
+    std::copy_n(&alive[w0], n, s.alive.data());
+    bool have_cells = false, have_bins = false;
+    const size_t nobs = observers.size();
+    bool wants[16], bins_wanted = false, cells_wanted = false;
+    for (std::uint64_t t = t0; t < t1; ++t) {
+      bins_wanted = any_steps;
+      cells_wanted = any_steps;
+      for (size_t o = 0; o < nobs; ++o) {
+        wants[o] = observers[o]->wants(t);
+        bins_wanted |= wants[o] && observers[o]->needs_bins(t);
+        cells_wanted |= wants[o] && (observers[o]->needs_cells(t) || observers[o]->needs_bins(t));
+      }
+      const bool cells = cells_wanted || !fused;  // the general integrator always tracks cells
+      if (cells && !have_cells) cells_from_positions(s);
+      if (any_steps && !have_bins) bins_from_cells(s, s.c1, s.bin.data());
+      if (any_steps) std::swap(s.bin, s.bin0);
+      if (fused) step_fused(s, w0, t, t == t0, cells, tally);
+      else step_general(s, w0, t, t == t0, tally);
+      // The fused integrator keeps every walker alive and inside a periodic or reflecting domain,
+      // so with one histogram axis the bin is the cell.
+      const bool bin_is_cell = fused && nh == 1;
+      if (bins_wanted && !bin_is_cell) bins_from_cells(s, s.c1n, s.bin.data());
+      StepView v;
+      v.t = t;
+      v.w0 = w0;
+      v.n = n;
+      v.c0 = s.c1[0].data();
+      v.cu = s.cu.data();
+      v.bin = bin_is_cell ? s.c1n[0].data() : s.bin.data();
+      v.bin0 = s.bin0.data();
+      const double* dxp[64];
+      for (int a = 0; a < dim; ++a) dxp[a] = s.dx[a].data();
+      v.dx = dxp;
+      v.alive0 = s.alive0.data();
+      for (size_t o = 0; o < nobs; ++o)
+        if (wants[o]) {
+          const std::uint64_t c = cycles();
+          observers[o]->observe(omp_get_thread_num(), v);
+          s.ticks_obs[o] += cycles() - c;
+        }
+      for (int h = 0; h < nh; ++h) std::swap(s.c1[h], s.c1n[h]);
+      have_cells = cells;
+      have_bins = bins_wanted;
+    }
     for (int a = 0; a < dim; ++a) std::copy_n(s.x[a].data(), n, &X[a][w0]);
     std::copy_n(s.alive.data(), n, &alive[w0]);
+    s.ticks_total += cycles() - tick0;
   }
 };
 
 WalkResults WalkEngine::run() {
-  Impl im(*this);
   const std::uint64_t N = opt_.walkers, T = opt_.steps;
   const int threads = opt_.threads > 0 ? opt_.threads : omp_get_max_threads();
   const int block = opt_.block;
@@ -435,38 +503,48 @@ WalkResults WalkEngine::run() {
   sample_initial(model_, init_, opt_.seed, N, X, alive, stored_, threads);
   const std::uint64_t dead_at_start = std::uint64_t(std::count(alive.begin(), alive.end(), std::uint8_t(0)));
 
-  // Pair counts for steps of at most K cells: K from the largest step eta g zeta on the grid.
+  // Moves of up to K cells go to the (cell, move) table: K from the largest step eta g zeta on
+  // the grid; 0 (difference arrays only) when typical moves are longer than 8 cells or the table
+  // would be large.
   int pair_k = 0;
   if (!plan_.segments.empty()) {
     const Lattice& l = plan_.lattice[0];
     const double zmax = model_.noise == Noise::rademacher ? 1.0 : (model_.noise == Noise::uniform ? std::sqrt(3.0) : 3.0);
-    const double cells = model_.eta * g_fast_[im.fa].grid_max() * zmax * l.inv_h;
-    pair_k = opt_.flux_pair_k >= 0 ? opt_.flux_pair_k : std::clamp(int(std::ceil(cells)) + 1, 1, 8);
+    const double cells = model_.eta * g_fast_[plan_.hist_axes[0]].grid_max() * zmax * l.inv_h;
+    pair_k = opt_.flux_pair_k >= 0 ? opt_.flux_pair_k : (cells <= 8.0 ? std::max(1, int(std::ceil(cells))) : 0);
     const double bytes = double(plan_.segments.size()) * l.bins * (2 * pair_k + 1) * 8.0 * threads;
-    if (bytes > 1.0e9) pair_k = 0;  // too many windows x bins: count every crossing on the exact slow path
+    if ((bytes > 2.0e8 && opt_.flux_pair_k < 0) || bytes / (8.0 * threads) > 1.0e9) pair_k = 0;
   }
-  std::vector<ThreadAccumulator> acc(threads);
-  for (auto& a : acc) a.init(plan_, model_.dim, pair_k);
+  Impl im(*this, pair_k);
+  if (im.fused && dead_at_start > 0) im.fused = false;  // the fused integrator assumes every walker alive
+  for (auto& o : im.observers) o->start(threads);
+  std::vector<Tally> tally(threads);
+  for (auto& t : tally) { t.absorbed_lo.assign(model_.dim, 0); t.absorbed_hi.assign(model_.dim, 0); }
   std::vector<Scratch> scratch(threads);
   for (auto& s : scratch) {
     s.init(model_.dim, static_cast<int>(model_.groups.size()), block);
     for (auto& e : g_expr_) s.g_expr.push_back(e->clone());
     for (auto& e : drift_expr_) s.drift_expr.push_back(e->clone());
+    s.ticks_obs.assign(im.observers.size(), 0);
   }
+  if (im.observers.size() > 16) throw InputError("observers", "too many observers");
 
   WalkResults res;
   res.dim = model_.dim;
   res.walkers = N;
   res.steps = T;
+  res.kernel = im.fused ? "fused" : "general";
 
-  // Moments from fixed blocks (Welford per block, Chan's combination in block order).
+  // Moments from fixed groups of walkers (Welford per group, Chan's combination in group order):
+  // independent of --block, --chunk and the thread count.
+  const std::uint64_t ngroups_m = (N + kMomentGroup - 1) / kMomentGroup;
   auto record_moments = [&](std::uint64_t t) {
     const int d = model_.dim;
-    std::vector<double> bm(nblocks * d), bM2(nblocks * d);
-    std::vector<std::uint64_t> bn(nblocks);
+    std::vector<double> bm(ngroups_m * d), bM2(ngroups_m * d);
+    std::vector<std::uint64_t> bn(ngroups_m);
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::int64_t b = 0; b < std::int64_t(nblocks); ++b) {
-      const std::uint64_t w0 = b * block, w1 = std::min<std::uint64_t>(N, w0 + block);
+    for (std::int64_t b = 0; b < std::int64_t(ngroups_m); ++b) {
+      const std::uint64_t w0 = b * kMomentGroup, w1 = std::min<std::uint64_t>(N, w0 + kMomentGroup);
       for (int a = 0; a < d; ++a) {
         double mean = 0, m2 = 0;
         std::uint64_t cnt = 0;
@@ -482,7 +560,7 @@ WalkResults WalkEngine::run() {
     }
     std::vector<double> mean(d, 0.0), m2(d, 0.0);
     std::uint64_t cnt = 0;
-    for (std::uint64_t b = 0; b < nblocks; ++b) {
+    for (std::uint64_t b = 0; b < ngroups_m; ++b) {
       if (bn[b] == 0) continue;
       const double n1 = double(cnt), n2 = double(bn[b]), nn = n1 + n2;
       for (int a = 0; a < d; ++a) {
@@ -500,29 +578,29 @@ WalkResults WalkEngine::run() {
     }
   };
 
-  // t = 0: density and moments of the initial condition.
-  {
-    const auto it = std::lower_bound(plan_.density_times.begin(), plan_.density_times.end(), 0u);
-    const int slot0 = (it != plan_.density_times.end() && *it == 0) ? int(it - plan_.density_times.begin()) : -1;
-    const bool avg0 = plan_.density_avg && plan_.density_avg->first == 0;
-    if (slot0 >= 0 || avg0) {
+  // t = 0: the observers see the initial condition; moments.
 #pragma omp parallel num_threads(threads)
-      {
-        const int tid = omp_get_thread_num();
-        Scratch& s = scratch[tid];
+  {
+    const int tid = omp_get_thread_num();
+    Scratch& s = scratch[tid];
 #pragma omp for schedule(static)
-        for (std::int64_t b = 0; b < std::int64_t(nblocks); ++b) {
-          const std::uint64_t w0 = b * block;
-          s.n = int(std::min<std::uint64_t>(N - w0, block));
-          for (int a = 0; a < model_.dim; ++a) std::copy_n(&X[a][w0], s.n, s.x[a].data());
-          std::copy_n(&alive[w0], s.n, s.alive.data());
-          for (int i = 0; i < s.n; ++i) s.cell1[i] = im.lat0.cell(s.x[im.fa][i]);
-          im.record_density(s, s.cell1.data(), slot0, avg0, acc[tid]);
-        }
-      }
+    for (std::int64_t b = 0; b < std::int64_t(nblocks); ++b) {
+      const std::uint64_t w0 = b * block;
+      s.n = int(std::min<std::uint64_t>(N - w0, block));
+      for (int a = 0; a < model_.dim; ++a) std::copy_n(&X[a][w0], s.n, s.x[a].data());
+      std::copy_n(&alive[w0], s.n, s.alive.data());
+      im.cells_from_positions(s);
+      im.bins_from_cells(s, s.c1, s.bin.data());
+      StepView v;
+      v.initial = true;
+      v.w0 = w0;
+      v.n = s.n;
+      v.c0 = v.cu = s.c1[0].data();
+      v.bin = s.bin.data();
+      for (auto& o : im.observers) o->observe_initial(tid, v);
     }
-    record_moments(0);
   }
+  record_moments(0);
 
   Progress progress("walk", T, opt_.progress);
   const auto start = std::chrono::steady_clock::now();
@@ -531,20 +609,7 @@ WalkResults WalkEngine::run() {
     std::uint64_t t1 = std::min<std::uint64_t>(T, t0 + opt_.chunk);
     while (next_moment < plan_.moment_times.size() && plan_.moment_times[next_moment] <= t0) ++next_moment;
     if (next_moment < plan_.moment_times.size()) t1 = std::min(t1, plan_.moment_times[next_moment]);
-
-    // Schedules for this chunk.
-    const size_t L = t1 - t0;
-    im.seg_of.assign(L, -1);
-    im.slot_after.assign(L, -1);
-    im.avg_after.assign(L, 0);
-    for (size_t k = 0; k < L; ++k) {
-      const std::uint64_t t = t0 + k;
-      for (size_t sgi = 0; sgi < plan_.segments.size(); ++sgi)
-        if (plan_.segments[sgi].first <= t && t < plan_.segments[sgi].second) { im.seg_of[k] = int(sgi); break; }
-      const auto it = std::lower_bound(plan_.density_times.begin(), plan_.density_times.end(), t + 1);
-      if (it != plan_.density_times.end() && *it == t + 1) im.slot_after[k] = int(it - plan_.density_times.begin());
-      im.avg_after[k] = plan_.density_avg && plan_.density_avg->first <= t + 1 && t + 1 <= plan_.density_avg->second;
-    }
+    for (auto& o : im.observers) o->begin_chunk(t0, t1);
 
 #pragma omp parallel num_threads(threads)
     {
@@ -553,14 +618,14 @@ WalkResults WalkEngine::run() {
       for (std::int64_t b = 0; b < std::int64_t(nblocks); ++b) {
         const std::uint64_t w0 = b * block;
         const int n = int(std::min<std::uint64_t>(N - w0, block));
-        im.advance(scratch[tid], X, alive, w0, n, t0, t1, acc[tid]);
+        im.advance(scratch[tid], X, alive, w0, n, t0, t1, tally[tid]);
       }
     }
-    for (const auto& a : acc)
+    for (const auto& a : tally)
       if (a.blowup) {
-        ThreadAccumulator first;
-        first.init(plan_, model_.dim, pair_k);
-        for (const auto& b : acc) first.add(b);
+        Tally first = a;
+        for (const auto& b : tally)
+          if (b.blowup) first.note_blowup(b.blowup_walker, b.blowup_t, b.blowup_axis);
         throw NumericalError("numerical blow-up: walker " + std::to_string(first.blowup_walker) +
                              " has a non-finite (or runaway) position on axis " + std::to_string(first.blowup_axis) + " at step " +
                              std::to_string(first.blowup_t + 1) + " (check --g, --drift and --eta)");
@@ -575,15 +640,18 @@ WalkResults WalkEngine::run() {
   progress.finish();
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  ThreadAccumulator total;
-  total.init(plan_, model_.dim, pair_k);
-  for (const auto& a : acc) total.add(a);
-  collect(plan_, total, model_.eta, res);
-  if (model_.axes[im.fa].boundary == Boundary::periodic)
-    for (size_t w = 0; w < res.windows.size(); ++w) {
-      res.flux_plus[w * im.nf + im.B0] = res.flux_plus[w * im.nf];
-      res.flux_minus[w * im.nf + im.B0] = res.flux_minus[w * im.nf];
-    }
+  for (const auto& o : im.observers) o->finish(res);
+  std::uint64_t total = 0;
+  for (const auto& s : scratch) total += s.ticks_total;
+  for (size_t k = 0; k < im.observers.size(); ++k) {
+    std::uint64_t ticks = 0;
+    for (const auto& s : scratch) ticks += s.ticks_obs[k];
+    res.costs.push_back({im.observers[k]->name(), im.observers[k]->what(), total ? double(ticks) / double(total) : 0.0});
+  }
+  res.absorbed_lo.assign(model_.dim, 0);
+  res.absorbed_hi.assign(model_.dim, 0);
+  for (const auto& t : tally)
+    for (int a = 0; a < model_.dim; ++a) { res.absorbed_lo[a] += t.absorbed_lo[a]; res.absorbed_hi[a] += t.absorbed_hi[a]; }
   res.final_pos.resize(N * model_.dim);
   for (std::uint64_t w = 0; w < N; ++w)
     for (int a = 0; a < model_.dim; ++a) res.final_pos[w * model_.dim + a] = X[a][w];

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "soret/common/error.hpp"
+#include "soret/walk/boundary.hpp"
 
 namespace soret {
 
@@ -95,97 +96,279 @@ void ObserverPlan::finalize(const WalkModel& m, std::uint64_t steps) {
   moment_times.assign(mt.begin(), mt.end());
 }
 
-void ThreadAccumulator::init(const ObserverPlan& plan, int dim, int k) {
-  const size_t nb = plan.total_bins(), nh = plan.hist_axes.size();
-  density.assign(plan.density_times.size() * nb, 0);
-  outside.assign(plan.density_times.size(), 0);
-  avg_counts.assign(plan.density_avg ? nb : 0, 0);
-  avg_outside = 0;
-  pair_k = k;
-  pairs.assign(plan.segments.size() * plan.lattice[0].bins * size_t(2 * k + 1) + 1, 0);
-  plus.assign(plan.segments.size() * (plan.flux_faces() + 1), 0);
-  minus.assign(plus.size(), 0);
-  ss_count.assign(plan.step_stats ? nb : 0, 0);
-  ss_sum.assign(plan.step_stats ? nb * nh : 0, 0);
-  ss_sq.assign(ss_sum.size(), 0);
-  ss_part_sum.assign(ss_sum.size(), 0.0);
-  ss_part_sq.assign(ss_sum.size(), 0.0);
-  absorbed_lo.assign(dim, 0);
-  absorbed_hi.assign(dim, 0);
-  blowup = false;
+namespace {
+
+/// Padding between per-thread accumulators (no false sharing).
+constexpr size_t kPad = 16;
+
+std::string plural(size_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
-void ThreadAccumulator::add(const ThreadAccumulator& o) {
-  for (size_t i = 0; i < density.size(); ++i) density[i] += o.density[i];
-  for (size_t i = 0; i < outside.size(); ++i) outside[i] += o.outside[i];
-  for (size_t i = 0; i < avg_counts.size(); ++i) avg_counts[i] += o.avg_counts[i];
-  avg_outside += o.avg_outside;
-  for (size_t i = 0; i < plus.size(); ++i) { plus[i] += o.plus[i]; minus[i] += o.minus[i]; }
-  for (size_t i = 0; i < pairs.size(); ++i) pairs[i] += o.pairs[i];
-  for (size_t i = 0; i < ss_count.size(); ++i) ss_count[i] += o.ss_count[i];
-  for (size_t i = 0; i < ss_sum.size(); ++i) { ss_sum[i] += o.ss_sum[i]; ss_sq[i] += o.ss_sq[i]; }
-  for (size_t i = 0; i < absorbed_lo.size(); ++i) { absorbed_lo[i] += o.absorbed_lo[i]; absorbed_hi[i] += o.absorbed_hi[i]; }
-  if (o.blowup && (!blowup || o.blowup_t < blowup_t || (o.blowup_t == blowup_t && o.blowup_walker < blowup_walker))) {
-    blowup = true;
-    blowup_walker = o.blowup_walker;
-    blowup_t = o.blowup_t;
-    blowup_axis = o.blowup_axis;
+// --- density ----------------------------------------------------------------------------------
+class DensityObserver final : public Observer {
+ public:
+  explicit DensityObserver(const ObserverPlan& p) : P_(p), nb_(size_t(p.total_bins())), stride_(nb_ + 2) {}
+  std::string name() const override { return "density"; }
+  std::string what() const override {
+    std::string s = "density at " + plural(P_.density_times.size(), "time", "times");
+    if (P_.density_avg)
+      s += ", averaged over t = " + std::to_string(P_.density_avg->first) + ".." + std::to_string(P_.density_avg->second);
+    return s;
   }
-}
-
-void ThreadAccumulator::flush_step_stats(double eta) {
-  const double inv = kStepScale / eta, inv2 = kStepScale / (eta * eta);
-  for (size_t i = 0; i < ss_part_sum.size(); ++i) {
-    if (ss_part_sum[i] != 0.0) ss_sum[i] += static_cast<__int128>(std::llrint(ss_part_sum[i] * inv));
-    if (ss_part_sq[i] != 0.0) ss_sq[i] += static_cast<__int128>(std::llrint(ss_part_sq[i] * inv2));
-    ss_part_sum[i] = 0.0;
-    ss_part_sq[i] = 0.0;
+  void start(int threads) override {
+    // Index bin + 2: slot 0 counts dead walkers (dropped), slot 1 live walkers outside the grid.
+    snap_.assign(threads, std::vector<std::uint32_t>(P_.density_times.size() * stride_ + kPad, 0));
+    avg_.assign(threads, std::vector<std::uint64_t>(P_.density_avg ? stride_ + kPad : 0, 0));
   }
-}
+  void begin_chunk(std::uint64_t t0, std::uint64_t t1) override {
+    t0_ = t0;
+    slot_.assign(t1 - t0, -1);
+    avg_on_.assign(t1 - t0, 0);
+    for (std::uint64_t t = t0; t < t1; ++t) {
+      slot_[t - t0] = slot_of(t + 1);
+      avg_on_[t - t0] = in_avg(t + 1);
+    }
+  }
+  bool wants(std::uint64_t t) const override { return slot_[t - t0_] >= 0 || avg_on_[t - t0_]; }
+  bool needs_bins(std::uint64_t t) const override { return wants(t); }
+  void observe_initial(int tid, const StepView& v) override { count(tid, v, slot_of(0), in_avg(0)); }
+  void observe(int tid, const StepView& v) override { count(tid, v, slot_[v.t - t0_], avg_on_[v.t - t0_]); }
+  void finish(WalkResults& r) const override {
+    const size_t nt = P_.density_times.size();
+    r.density_t = P_.density_times;
+    r.density_counts.assign(nt * nb_, 0);
+    r.density_outside.assign(nt, 0);
+    for (const auto& th : snap_)
+      for (size_t s = 0; s < nt; ++s) {
+        r.density_outside[s] += th[s * stride_ + 1];
+        for (size_t b = 0; b < nb_; ++b) r.density_counts[s * nb_ + b] += th[s * stride_ + 2 + b];
+      }
+    r.avg_counts.assign(P_.density_avg ? nb_ : 0, 0);
+    r.avg_outside = 0;
+    if (P_.density_avg)
+      for (const auto& th : avg_) {
+        r.avg_outside += th[1];
+        for (size_t b = 0; b < nb_; ++b) r.avg_counts[b] += th[2 + b];
+      }
+  }
 
-void collect(const ObserverPlan& plan, const ThreadAccumulator& acc, double eta, WalkResults& r) {
-  const size_t nh = plan.hist_axes.size(), nf = plan.flux_faces();
-  r.density_t = plan.density_times;
-  r.density_counts.assign(acc.density.begin(), acc.density.end());
-  r.density_outside = acc.outside;
-  r.avg_counts = acc.avg_counts;
-  r.avg_outside = acc.avg_outside;
-  r.windows = plan.flux_windows;
-  r.flux_plus.assign(plan.flux_windows.size() * nf, 0);
-  r.flux_minus.assign(r.flux_plus.size(), 0);
-  for (size_t w = 0; w < plan.flux_windows.size(); ++w)
-    for (int s : plan.window_segments[w]) {
-      // Pair counts -> difference arrays, then prefix sums.
-      std::vector<std::int64_t> dp(acc.plus.begin() + s * (nf + 1), acc.plus.begin() + (s + 1) * (nf + 1));
-      std::vector<std::int64_t> dm(acc.minus.begin() + s * (nf + 1), acc.minus.begin() + (s + 1) * (nf + 1));
-      const int K = acc.pair_k, W = 2 * K + 1, B = int(nf) - 1;
-      for (int a = 0; a < B; ++a)
-        for (int d = -K; d <= K; ++d) {
-          const auto n = static_cast<std::int64_t>(acc.pairs[(size_t(s) * B + a) * W + (d + K)]);
-          if (n == 0 || d == 0) continue;
-          if (d > 0) { dp[a + 1] += n; dp[a + d + 1] -= n; }
-          else { dm[a + d + 1] += n; dm[a + 1] -= n; }
+ private:
+  int slot_of(std::uint64_t t) const {
+    const auto it = std::lower_bound(P_.density_times.begin(), P_.density_times.end(), t);
+    return (it != P_.density_times.end() && *it == t) ? int(it - P_.density_times.begin()) : -1;
+  }
+  bool in_avg(std::uint64_t t) const { return P_.density_avg && P_.density_avg->first <= t && t <= P_.density_avg->second; }
+  void count(int tid, const StepView& v, int slot, bool avg) {
+    const std::int32_t* __restrict bin = v.bin;
+    if (slot >= 0) {
+      std::uint32_t* __restrict c = &snap_[tid][size_t(slot) * stride_ + 2];
+      for (int i = 0; i < v.n; ++i) ++c[bin[i]];
+    }
+    if (avg) {
+      std::uint64_t* __restrict c = &avg_[tid][2];
+      for (int i = 0; i < v.n; ++i) ++c[bin[i]];
+    }
+  }
+
+  const ObserverPlan& P_;
+  size_t nb_, stride_;
+  std::vector<std::vector<std::uint32_t>> snap_;
+  std::vector<std::vector<std::uint64_t>> avg_;
+  std::uint64_t t0_ = 0;
+  std::vector<int> slot_;
+  std::vector<std::uint8_t> avg_on_;
+};
+
+// --- flux -------------------------------------------------------------------------------------
+class FluxObserver final : public Observer {
+ public:
+  FluxObserver(const ObserverPlan& p, Boundary b, int pair_k, std::uint64_t walkers)
+      : P_(p), b_(b), B_(p.lattice[0].bins), K_(pair_k), W_(2 * pair_k + 1), nseg_(p.segments.size()) {
+    // 32-bit table entries where no entry can overflow (half the cache footprint).
+    std::uint64_t longest = 0;
+    for (const auto& sg : p.segments) longest = std::max(longest, sg.second - sg.first);
+    narrow_ = double(walkers) * double(longest) < 4.0e9;
+  }
+  std::string name() const override { return "flux"; }
+  std::string what() const override {
+    return "face crossings in " + plural(P_.flux_windows.size(), "window", "windows") + " (" + std::to_string(B_ + 1) + " faces)";
+  }
+  void start(int threads) override {
+    const size_t entries = K_ > 0 ? nseg_ * size_t(B_) * W_ + kPad : 0;
+    pairs_.assign(threads, std::vector<std::uint64_t>(narrow_ ? 0 : entries, 0));
+    pairs32_.assign(threads, std::vector<std::uint32_t>(narrow_ ? entries : 0, 0));
+    plus_.assign(threads, std::vector<std::int64_t>(nseg_ * size_t(B_ + 2) + kPad, 0));
+    minus_.assign(threads, std::vector<std::int64_t>(nseg_ * size_t(B_ + 2) + kPad, 0));
+  }
+  void begin_chunk(std::uint64_t t0, std::uint64_t t1) override {
+    t0_ = t0;
+    seg_.assign(t1 - t0, -1);
+    size_t s = 0;
+    for (std::uint64_t t = t0; t < t1; ++t) {
+      while (s < nseg_ && P_.segments[s].second <= t) ++s;
+      if (s < nseg_ && P_.segments[s].first <= t) seg_[t - t0] = int(s);
+    }
+  }
+  bool wants(std::uint64_t t) const override { return seg_[t - t0_] >= 0; }
+  bool needs_cells(std::uint64_t t) const override { return wants(t); }
+  void observe(int tid, const StepView& v) override {
+    const int seg = seg_[v.t - t0_];
+    const std::int32_t* __restrict c0 = v.c0;
+    const std::int32_t* __restrict cu = v.cu;
+    std::int64_t* dp = &plus_[tid][size_t(seg) * (B_ + 2)];
+    std::int64_t* dm = &minus_[tid][size_t(seg) * (B_ + 2)];
+    if (K_ == 0) {
+      for (int i = 0; i < v.n; ++i)
+        if (cu[i] != c0[i]) count_crossings(b_, B_, c0[i], cu[i], dp, dm);
+      return;
+    }
+    if (narrow_) count_pairs(pairs32_[tid], seg, v, dp, dm);
+    else count_pairs(pairs_[tid], seg, v, dp, dm);
+  }
+
+  /// Moves of at most K cells from a cell of the grid (and, unless periodic, to one): one
+  /// increment of the (start cell, move) table; the others through the O(1) difference arrays.
+  template <class U>
+  void count_pairs(std::vector<U>& table, int seg, const StepView& v, std::int64_t* dp, std::int64_t* dm) const {
+    const std::int32_t* __restrict c0 = v.c0;
+    const std::int32_t* __restrict cu = v.cu;
+    U* __restrict T = &table[size_t(seg) * B_ * W_];
+    U* __restrict sink = &table[table.size() - 1];
+    const bool periodic = b_ == Boundary::periodic;
+    const std::int32_t B = B_, K = K_, W = W_;
+    constexpr int kTile = 256;
+    std::int32_t idx[kTile];
+    for (int i0 = 0; i0 < v.n; i0 += kTile) {
+      const int m = std::min(kTile, v.n - i0);
+      int other = 0;
+      const std::int32_t sidx = std::int32_t(sink - T);  // the last element collects the others
+      for (int i = 0; i < m; ++i) {  // vectorised: table index, or the sink
+        const std::int32_t a = c0[i0 + i], c = cu[i0 + i], d = c - a;
+        const bool ok = (d >= -K) & (d <= K) & (a >= 0) & (a < B) & (periodic | ((c >= 0) & (c < B)));
+        idx[i] = ok ? a * W + d + K : sidx;
+        other += !ok;
+      }
+      for (int i = 0; i < m; ++i) ++T[idx[i]];
+      if (other)
+        for (int i = 0; i < m; ++i)
+          if (idx[i] == sidx) count_crossings(b_, B_, c0[i0 + i], cu[i0 + i], dp, dm);
+    }
+  }
+  void finish(WalkResults& r) const override {
+    const size_t nf = size_t(B_) + 1, nw = P_.flux_windows.size();
+    // Reduce the threads (integers), then turn the table into difference arrays.
+    std::vector<std::int64_t> dp(nseg_ * (B_ + 2), 0), dm(dp.size(), 0);
+    for (size_t th = 0; th < plus_.size(); ++th)
+      for (size_t i = 0; i < dp.size(); ++i) { dp[i] += plus_[th][i]; dm[i] += minus_[th][i]; }
+    if (K_ > 0)
+      for (size_t s = 0; s < nseg_; ++s)
+        for (int a = 0; a < B_; ++a)
+          for (int d = -K_; d <= K_; ++d) {
+            std::int64_t n = 0;
+            const size_t e = (s * B_ + a) * W_ + (d + K_);
+            for (size_t th = 0; th < pairs_.size(); ++th) n += std::int64_t(narrow_ ? pairs32_[th][e] : pairs_[th][e]);
+            if (n && d) count_crossings(b_, B_, a, a + d, &dp[s * (B_ + 2)], &dm[s * (B_ + 2)], n);
+          }
+    r.windows = P_.flux_windows;
+    r.flux_plus.assign(nw * nf, 0);
+    r.flux_minus.assign(nw * nf, 0);
+    for (size_t w = 0; w < nw; ++w)
+      for (int s : P_.window_segments[w]) {
+        std::int64_t p = 0, m = 0;
+        for (size_t f = 0; f < nf; ++f) {
+          p += dp[s * (B_ + 2) + f];
+          m += dm[s * (B_ + 2) + f];
+          r.flux_plus[w * nf + f] += static_cast<std::uint64_t>(p);
+          r.flux_minus[w * nf + f] += static_cast<std::uint64_t>(m);
         }
-      std::int64_t p = 0, m = 0;
-      for (size_t f = 0; f < nf; ++f) {
-        p += dp[f];
-        m += dm[f];
-        r.flux_plus[w * nf + f] += static_cast<std::uint64_t>(p);
-        r.flux_minus[w * nf + f] += static_cast<std::uint64_t>(m);
+      }
+    if (b_ == Boundary::periodic)  // face B is face 0
+      for (size_t w = 0; w < nw; ++w) {
+        r.flux_plus[w * nf + B_] = r.flux_plus[w * nf];
+        r.flux_minus[w * nf + B_] = r.flux_minus[w * nf];
+      }
+  }
+
+ private:
+  const ObserverPlan& P_;
+  Boundary b_;
+  int B_, K_, W_;
+  size_t nseg_;
+  bool narrow_ = false;
+  std::vector<std::vector<std::uint64_t>> pairs_;
+  std::vector<std::vector<std::uint32_t>> pairs32_;
+  std::vector<std::vector<std::int64_t>> plus_, minus_;
+  std::uint64_t t0_ = 0;
+  std::vector<int> seg_;
+};
+
+// --- step statistics --------------------------------------------------------------------------
+class StepStatsObserver final : public Observer {
+ public:
+  StepStatsObserver(const ObserverPlan& p, double eta) : P_(p), nb_(size_t(p.total_bins())), nh_(p.hist_axes.size()), eta_(eta) {}
+  std::string name() const override { return "step_stats"; }
+  std::string what() const override { return "mean and mean squared step per start bin, every step"; }
+  bool needs_steps() const override { return true; }
+  void start(int threads) override { acc_.assign(threads, Acc{}); for (auto& a : acc_) a.init(nb_, nh_); }
+  void begin_chunk(std::uint64_t, std::uint64_t) override {}
+  bool wants(std::uint64_t) const override { return true; }
+  void observe(int tid, const StepView& v) override {
+    Acc& a = acc_[tid];
+    const double inv = kStepScale / eta_, inv2 = kStepScale / (eta_ * eta_);
+    for (int i = 0; i < v.n; ++i) {
+      const std::int32_t b = v.bin0[i];
+      if (b < 0 || !v.alive0[i]) continue;
+      ++a.count[b];
+      for (size_t h = 0; h < nh_; ++h) {
+        // Each step in fixed point on its own: the sums are exact integers, in any order.
+        const double d = v.dx[P_.hist_axes[h]][i];
+        a.sum[b * nh_ + h] += std::llrint(d * inv);
+        a.sq[b * nh_ + h] += std::llrint(d * d * inv2);
       }
     }
-  r.ss_count = acc.ss_count;
-  r.ss_mean.assign(acc.ss_sum.size(), 0.0);
-  r.ss_msq.assign(acc.ss_sum.size(), 0.0);
-  for (size_t b = 0; b < acc.ss_count.size(); ++b)
-    for (size_t h = 0; h < nh; ++h) {
-      const double n = static_cast<double>(acc.ss_count[b]);
-      if (n == 0) continue;
-      r.ss_mean[b * nh + h] = static_cast<double>(acc.ss_sum[b * nh + h]) / kStepScale * eta / n;
-      r.ss_msq[b * nh + h] = static_cast<double>(acc.ss_sq[b * nh + h]) / kStepScale * eta * eta / n;
+  }
+  void finish(WalkResults& r) const override {
+    std::vector<std::uint64_t> count(nb_, 0);
+    std::vector<__int128> sum(nb_ * nh_, 0), sq(nb_ * nh_, 0);
+    for (const auto& a : acc_) {
+      for (size_t b = 0; b < nb_; ++b) count[b] += a.count[b];
+      for (size_t i = 0; i < sum.size(); ++i) { sum[i] += a.sum[i]; sq[i] += a.sq[i]; }
     }
-  r.absorbed_lo = acc.absorbed_lo;
-  r.absorbed_hi = acc.absorbed_hi;
+    r.ss_count = count;
+    r.ss_mean.assign(sum.size(), 0.0);
+    r.ss_msq.assign(sum.size(), 0.0);
+    for (size_t b = 0; b < nb_; ++b)
+      for (size_t h = 0; h < nh_; ++h) {
+        const double n = static_cast<double>(count[b]);
+        if (n == 0) continue;
+        r.ss_mean[b * nh_ + h] = static_cast<double>(sum[b * nh_ + h]) / kStepScale * eta_ / n;
+        r.ss_msq[b * nh_ + h] = static_cast<double>(sq[b * nh_ + h]) / kStepScale * eta_ * eta_ / n;
+      }
+  }
+
+ private:
+  struct Acc {
+    std::vector<std::uint64_t> count;
+    std::vector<__int128> sum, sq;
+    void init(size_t nb, size_t nh) { count.assign(nb, 0); sum.assign(nb * nh, 0); sq.assign(nb * nh, 0); }
+  };
+  const ObserverPlan& P_;
+  size_t nb_, nh_;
+  double eta_;
+  std::vector<Acc> acc_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<Observer>> make_observers(const ObserverPlan& plan, const WalkModel& model, int pair_k,
+                                                      std::uint64_t walkers) {
+  std::vector<std::unique_ptr<Observer>> out;
+  if (!plan.density_times.empty() || plan.density_avg) out.push_back(std::make_unique<DensityObserver>(plan));
+  if (!plan.segments.empty())
+    out.push_back(std::make_unique<FluxObserver>(plan, model.axes[plan.hist_axes[0]].boundary, pair_k, walkers));
+  if (plan.step_stats) out.push_back(std::make_unique<StepStatsObserver>(plan, model.eta));
+  return out;
 }
 
 std::vector<double> WalkResults::rho(const ObserverPlan& plan, size_t i) const {

@@ -26,6 +26,7 @@ FastFunction::FastFunction(const Expression& exact, const std::vector<AxisRange>
     return;
   }
   if (used.size() == 1 && std::isfinite(ranges[used[0]].lo) && std::isfinite(ranges[used[0]].hi)) {
+    if (build_poly(exact, ranges)) return;
     build_table(exact, ranges, max_table);
     if (kind_ == Kind::table || !finite_) return;  // a non-finite value on the grid is reported by the caller
   }
@@ -79,6 +80,77 @@ void FastFunction::build_table(const Expression& exact, const std::vector<AxisRa
   kind_ = Kind::general;  // not smooth enough for a small table: evaluate exactly
 }
 
+bool FastFunction::build_poly(const Expression& exact, const std::vector<AxisRange>& ranges) {
+  axis_ = exact.used_axes()[0];
+  lo_ = ranges[axis_].lo;
+  hi_ = ranges[axis_].hi;
+  const double width = hi_ - lo_;
+  std::vector<double> q(exact.dim(), 0.0);
+  auto f = [&](double x) { q[axis_] = x; return exact(q.data()); };
+  constexpr int kCheck = 64;  // check points per piece
+  for (int P : {16, 32}) {
+    const double h = width / P;
+    // Values at the check points (also the domain scan for min/max/finite).
+    std::vector<double> fx(size_t(P) * (kCheck + 1));
+    double mn = std::numeric_limits<double>::infinity(), mx = -mn, fmax_abs = 0.0;
+    bool finite = true;
+    for (int j = 0; j < P; ++j)
+      for (int c = 0; c <= kCheck; ++c) {
+        const double x = (c == kCheck && j + 1 == P) ? hi_ : lo_ + (j + double(c) / kCheck) * h;
+        const double v = f(x);
+        fx[size_t(j) * (kCheck + 1) + c] = v;
+        track(v, mn, mx, finite);
+        fmax_abs = std::max(fmax_abs, std::abs(v));
+      }
+    if (!finite) return false;
+    for (int D = 1; D <= 9; ++D) {
+      std::vector<double> coef(size_t(D + 1) * P);
+      for (int j = 0; j < P; ++j) {
+        // Interpolation at the D+1 Chebyshev points of u in [0, 1]: solve the Vandermonde system
+        // in long double (D <= 9).
+        const int m = D + 1;
+        std::vector<long double> A(size_t(m) * (m + 1));
+        for (int r = 0; r < m; ++r) {
+          const long double t = 0.5L + 0.5L * std::cos((2.0L * r + 1) * 3.14159265358979323846L / (2.0L * m));
+          const double x = lo_ + (j + double(t)) * h;
+          long double p = 1;
+          for (int c = 0; c < m; ++c) { A[size_t(r) * (m + 1) + c] = p; p *= t; }
+          A[size_t(r) * (m + 1) + m] = f(x);
+        }
+        for (int c = 0; c < m; ++c) {  // Gauss-Jordan with partial pivoting
+          int piv = c;
+          for (int r = c + 1; r < m; ++r)
+            if (std::fabs(A[size_t(r) * (m + 1) + c]) > std::fabs(A[size_t(piv) * (m + 1) + c])) piv = r;
+          for (int k = 0; k <= m; ++k) std::swap(A[size_t(c) * (m + 1) + k], A[size_t(piv) * (m + 1) + k]);
+          for (int r = 0; r < m; ++r) {
+            if (r == c) continue;
+            const long double fct = A[size_t(r) * (m + 1) + c] / A[size_t(c) * (m + 1) + c];
+            for (int k = c; k <= m; ++k) A[size_t(r) * (m + 1) + k] -= fct * A[size_t(c) * (m + 1) + k];
+          }
+        }
+        for (int c = 0; c < m; ++c) coef[size_t(c) * P + j] = double(A[size_t(c) * (m + 1) + m] / A[size_t(c) * (m + 1) + c]);
+      }
+      // Measure the error exactly as the kernels evaluate.
+      P_ = P; D_ = D; pscale_ = P / width; poff_ = -lo_ * pscale_; pcoef_ = coef;
+      double err = 0.0;
+      for (int j = 0; j < P; ++j)
+        for (int c = 0; c <= kCheck; ++c) {
+          const double x = (c == kCheck && j + 1 == P) ? hi_ : lo_ + (j + double(c) / kCheck) * h;
+          err = std::max(err, std::abs(poly_at(x) - fx[size_t(j) * (kCheck + 1) + c]));
+        }
+      if (err <= 1e-11 * std::max(fmax_abs, 1e-3)) {
+        kind_ = Kind::poly;
+        err_ = err;
+        fmin_ = mn; fmax_ = mx; finite_ = true;
+        return true;
+      }
+    }
+  }
+  P_ = D_ = 0;
+  pcoef_.clear();
+  return false;
+}
+
 void FastFunction::scan_general(const Expression& exact, const std::vector<AxisRange>& ranges) {
   // A regular grid over the used axes, about 2^16 points in all.
   const auto& used = exact.used_axes();
@@ -104,6 +176,7 @@ void FastFunction::scan_general(const Expression& exact, const std::vector<AxisR
 std::string FastFunction::kind_name() const {
   switch (kind_) {
     case Kind::constant: return "constant";
+    case Kind::poly: return "piecewise-poly";
     case Kind::table: return "cubic-table";
     default: return "exact";
   }
@@ -114,6 +187,23 @@ void FastFunction::eval(const double* const* x, int n, double* __restrict out, c
     case Kind::constant:
       std::fill_n(out, n, c_);
       return;
+    case Kind::poly: {
+      const double* __restrict xa = x[axis_];
+      bool outside = false;
+      for (int i = 0; i < n; ++i) {
+        outside |= !(xa[i] >= lo_ && xa[i] <= hi_);
+        out[i] = poly_at(std::clamp(xa[i], lo_, hi_));
+      }
+      if (outside) {
+        std::vector<double> q(exact.dim(), 0.0);
+        for (int i = 0; i < n; ++i)
+          if (!(xa[i] >= lo_ && xa[i] <= hi_)) {
+            for (int k = 0; k < exact.dim(); ++k) q[k] = x[k][i];
+            out[i] = exact(q.data());
+          }
+      }
+      return;
+    }
     case Kind::table: {
       const double* __restrict xa = x[axis_];
       const double* __restrict cf = coef_.data();

@@ -53,27 +53,67 @@ inline FaceImage map_face(Boundary b, std::int64_t k, int B) {
   }
 }
 
-/// Counts the faces crossed by a move from cell c0 to the unfolded cell c1 into difference arrays
-/// (faces + 1 entries each; crossings of face k = sum_{j<=k} D[j]): every face of the unfolded
-/// path is mapped through the boundary (periodic wrap, mirror with reversed direction, or dropped).
+namespace detail {
+/// D[first..last] += n as a difference array (an empty range adds nothing).
+inline void range_add(std::int64_t* D, std::int64_t first, std::int64_t last, std::int64_t n) {
+  if (first > last) return;
+  D[first] += n;
+  D[last + 1] -= n;
+}
+}  // namespace detail
+
+/// Counts, `n` times, the faces crossed by a move from cell c0 to the unfolded cell c1 into
+/// difference arrays (faces + 1 entries each; crossings of face k = sum_{j<=k} D[j]): every face
+/// of the unfolded path is mapped through the boundary (periodic wrap, mirror with reversed
+/// direction, or dropped). O(1) whatever the length of the jump: whole periods of the unfolded
+/// line add a constant to every face, the remainder is at most three ranges.
 inline void count_crossings(Boundary b, int B, std::int64_t c0, std::int64_t c1, std::int64_t* d_plus,
-                            std::int64_t* d_minus) {
+                            std::int64_t* d_minus, std::int64_t n = 1) {
   if (c1 == c0) return;
-  if (b == Boundary::free || b == Boundary::absorbing) {
-    // Only faces 0..B exist: clamping both ends to [-1, B + 1] keeps every crossing of a real face
-    // and bounds the loop whatever the jump.
-    c0 = std::clamp<std::int64_t>(c0, -1, B + 1);
-    c1 = std::clamp<std::int64_t>(c1, -1, B + 1);
-    if (c1 == c0) return;
-  }
-  const int dir = c1 > c0 ? 1 : -1;
-  const std::int64_t first = dir > 0 ? c0 + 1 : c1 + 1, last = dir > 0 ? c1 : c0;
-  for (std::int64_t k = first; k <= last; ++k) {
-    const FaceImage im = map_face(b, k, B);
-    if (im.face < 0) continue;
-    std::int64_t* D = (dir * im.sign > 0) ? d_plus : d_minus;
-    ++D[im.face];
-    --D[im.face + 1];
+  const bool right = c1 > c0;
+  std::int64_t first = right ? c0 + 1 : c1 + 1, last = right ? c1 : c0;  // unfolded faces crossed
+  std::int64_t* same = right ? d_plus : d_minus;     // direction kept
+  std::int64_t* flipped = right ? d_minus : d_plus;  // direction reversed (mirror images)
+  using detail::range_add;
+  switch (b) {
+    case Boundary::free:
+    case Boundary::absorbing:
+      // Only faces 0..B exist.
+      range_add(same, std::max<std::int64_t>(first, 0), std::min<std::int64_t>(last, B), n);
+      return;
+    case Boundary::periodic: {
+      // Face k is face k mod B (face B is face 0 and is filled in from it by the caller).
+      const std::int64_t len = last - first + 1, full = len / B, rem = len % B;
+      if (full) range_add(same, 0, B - 1, n * full);
+      const std::int64_t s = pos_mod(first, B);
+      if (s + rem <= B) {
+        range_add(same, s, s + rem - 1, n);
+      } else {
+        range_add(same, s, B - 1, n);
+        range_add(same, 0, s + rem - 1 - B, n);
+      }
+      return;
+    }
+    case Boundary::reflecting: {
+      // Unfolded face k, m = k mod 2B: m in (0, B) is face m, same direction; m in (B, 2B) is
+      // face 2B - m, reversed; m = 0 and m = B are the walls (never crossed).
+      const std::int64_t P = 2 * std::int64_t(B), len = last - first + 1, full = len / P, rem = len % P;
+      if (full) { range_add(same, 1, B - 1, n * full); range_add(flipped, 1, B - 1, n * full); }
+      auto piece = [&](std::int64_t a, std::int64_t e) {  // 0 <= a <= e < 2B
+        range_add(same, std::max<std::int64_t>(a, 1), std::min<std::int64_t>(e, B - 1), n);
+        const std::int64_t a2 = std::max<std::int64_t>(a, B + 1), e2 = e;
+        if (a2 <= e2) range_add(flipped, P - e2, P - a2, n);
+      };
+      if (rem == 0) return;
+      const std::int64_t s = pos_mod(first, P);
+      if (s + rem <= P) {
+        piece(s, s + rem - 1);
+      } else {
+        piece(s, P - 1);
+        piece(0, s + rem - 1 - P);
+      }
+      return;
+    }
   }
 }
 

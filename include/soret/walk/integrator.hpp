@@ -1,11 +1,24 @@
 #pragma once
-// The integrator: advances an ensemble of walkers under a WalkModel and feeds the observers.
+// The integrator: advances an ensemble of walkers under a WalkModel and hands every step of every
+// block of walkers to the observers.
 //
 // Walkers are stored as structure of arrays and processed in fixed blocks of `block` walkers;
 // a block is copied to thread-local buffers and stepped through a chunk of up to `chunk` steps
-// while it sits in L1/L2 (cache blocking in time). Blocks are independent: each walker's noise
-// comes from its own counter-based stream, and histograms are integer counts, so results are
-// bit-identical for any thread count.
+// while it sits in L1/L2 (cache blocking in time). One step of a block is: noise -> g -> update
+// -> boundaries (this file), then the observers (observers.hpp). Blocks are independent: each
+// walker's noise comes from its own counter-based stream keyed on (walker id, absolute step), and
+// every accumulator is an integer, so results are bit-identical for any thread count, block size
+// and chunk length.
+//
+// Two integrators compute the same numbers:
+//  - fused: one SIMD pass per axis does sign -> g (piecewise polynomial in registers) -> update
+//    -> periodic wrap or reflecting test -> cells. Used for Rademacher noise, alpha = 0, no drift,
+//    periodic or reflecting axes whose g is constant or a function of the axis' own coordinate,
+//    steps shorter than the domain, and no step statistics;
+//  - general: everything else (other noises, alpha > 0, drift, absorbing and free boundaries,
+//    multi-variable g, step statistics), pass by pass.
+// Both apply the same arithmetic in the same order, so a model both can run gives bit-identical
+// results on either (tested).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,7 +41,8 @@ struct RunOptions {
   bool progress = false; ///< progress line with ETA on stderr
   int block = 512;       ///< walkers per block
   int chunk = 256;       ///< steps per block visit
-  int flux_pair_k = -1;  ///< fast-path jump range in cells for flux counting (-1: auto; 0: all exact slow path)
+  int flux_pair_k = -1;  ///< moves of up to K cells counted in the (cell, move) table (-1: auto; 0: all by difference arrays)
+  bool fused = true;     ///< allow the fused integrator (false: always the general one; same results)
 };
 
 class WalkEngine {
@@ -43,11 +57,13 @@ class WalkEngine {
   const WalkModel& model() const { return model_; }
   const ObserverPlan& plan() const { return plan_; }
   const RunOptions& options() const { return opt_; }
-  /// How each g_i and drift a_i is evaluated ("cubic-table T=1024 err<=3e-14", "exact", ...).
+  /// How each g_i and drift a_i is evaluated ("piecewise-poly P=16 D=7 max|err|=3e-14", "exact", ...).
   std::vector<std::string> g_evaluation() const;
   std::vector<std::string> drift_evaluation() const;
   /// Largest measured tabulation error of the g_i.
   double g_table_error() const;
+  /// Would the fused integrator run this model and plan (with RunOptions::fused)?
+  bool fused_applies() const;
 
  private:
   struct Impl;

@@ -1,21 +1,26 @@
 #pragma once
 // Observers: what is measured during a walk, and how it is accumulated.
 //
-// All histograms are integer counts kept per thread and summed at the end (addition of integers
-// is associative, so results do not depend on the thread count). Step statistics are summed in
-// 64.64 fixed point for the same reason. Moments are reduced from fixed walker blocks in block
-// order.
+// The integrator moves a block of walkers one step and hands the result to every observer as a
+// StepView (cells and bins at the start and end of the step, steps where asked for). Each
+// observer owns its per-thread accumulators and reduces them in thread order at the end; all
+// counts are integers and step statistics are summed in 2^-32 eta fixed point per walker-step,
+// so every result is independent of the thread count, the block size and the chunk length.
 //
 //  - density: counts of live walkers per bin of the histogram grid (one or two axes) at chosen
 //    times t (t = completed steps; t = 0 is the initial condition), plus an optional average over
 //    a range of times;
 //  - flux: per range of transitions [a, b) (steps a->a+1 ... b-1->b), the number of crossings of
 //    every face of the first histogram axis, left->right (plus) and right->left (minus), counted
-//    exactly along each step (periodic wrap, reflection and jumps over several faces included);
+//    exactly along each step (periodic wrap, reflection and jumps over many faces included) at
+//    O(1) cost per step: one increment of a (start cell, cells moved) table for short moves,
+//    difference arrays for the rest;
 //  - step statistics: per bin of the start point, the number of steps and the sum of the step
 //    and of its square along each histogram axis (local drift and local eta^2 g^2);
-//  - moments: mean and variance of the live walkers per axis, at chosen times.
+//  - moments: mean and variance of the live walkers per axis, at chosen times (fixed groups of
+//    kMomentGroup walkers, combined in walker order).
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -39,7 +44,7 @@ struct ObserverPlan {
   std::vector<std::uint64_t> density_times;
   std::optional<Window> density_avg;  ///< average of the density over times [first, second] inclusive
   std::vector<Window> flux_windows;
-  bool step_stats = true;
+  bool step_stats = false;
   std::uint64_t moments_every = 0;  ///< 0: moments only at t = 0 and t = steps
 
   // Derived by finalize():
@@ -53,42 +58,24 @@ struct ObserverPlan {
   void finalize(const WalkModel& m, std::uint64_t steps);
 };
 
-/// Per-thread accumulators.
-struct ThreadAccumulator {
-  std::vector<std::uint32_t> density;      ///< slots x bins
-  std::vector<std::uint64_t> outside;      ///< slots: live walkers outside the grid
-  std::vector<std::uint64_t> avg_counts;   ///< bins
-  std::uint64_t avg_outside = 0;
-  /// Steps that stay inside the domain and move |d| <= K cells: counts per (segment, start cell a,
-  /// d + K): one increment per walker-step. Turned into face crossings at the end (faces a+1..a+d
-  /// left->right for d > 0, a+d+1..a right->left for d < 0). Last element: a sink for other steps.
-  std::vector<std::uint64_t> pairs;
-  int pair_k = 0;
-  /// Other crossings (boundary events, long jumps) as difference arrays: segments x (faces + 1);
-  /// crossings of face k = sum_{j<=k} D[j].
-  std::vector<std::int64_t> plus, minus;
-  std::vector<std::uint64_t> ss_count;     ///< bins
-  std::vector<__int128> ss_sum, ss_sq;     ///< bins x hist axes, fixed point 2^-32 eta
-  std::vector<double> ss_part_sum, ss_part_sq;  ///< partial sums of one block visit, flushed by flush_step_stats
-  std::vector<std::uint64_t> absorbed_lo, absorbed_hi;  ///< per axis
-  bool blowup = false;
-  std::uint64_t blowup_walker = 0, blowup_t = 0;
-  int blowup_axis = 0;
-
-  void init(const ObserverPlan& plan, int dim, int pair_k = 0);
-  void add(const ThreadAccumulator& o);
-  /// Moves the double partial sums of one block visit into the fixed-point totals (the partials
-  /// cover a fixed set of walkers and steps summed in a fixed order, so this is deterministic).
-  void flush_step_stats(double eta);
-};
-
 /// Fixed-point scale of the step statistics: a step d is stored as llround(d / eta * 2^32).
 inline constexpr double kStepScale = 4294967296.0;
+/// Walkers per group of the moment reduction (fixed, so moments do not depend on --block).
+inline constexpr std::uint64_t kMomentGroup = 4096;
+
+/// Cost of one observer in a run: its share of the stepping time (measured with the time-stamp
+/// counter around each call).
+struct ObserverCost {
+  std::string name, what;
+  double fraction = 0.0;
+};
 
 struct WalkResults {
   int dim = 1;
   std::uint64_t walkers = 0, steps = 0;
   double seconds = 0.0;
+  std::string kernel;                 ///< "fused" or "general" (how the steps were integrated)
+  std::vector<ObserverCost> costs;    ///< what was recorded and what it cost
   std::vector<std::uint64_t> density_t;
   std::vector<std::uint64_t> density_counts;   ///< times x bins
   std::vector<std::uint64_t> density_outside;  ///< times
@@ -113,7 +100,48 @@ struct WalkResults {
   std::vector<double> J_minus(size_t i) const;
 };
 
-/// Turns the reduced accumulator into results (flux windows assembled from segments).
-void collect(const ObserverPlan& plan, const ThreadAccumulator& acc, double eta, WalkResults& r);
+/// What the integrator hands to the observers after one step of one block of walkers.
+struct StepView {
+  std::uint64_t t = 0;    ///< the transition t -> t+1 (for the initial view: t = 0, initial = true)
+  bool initial = false;   ///< the view describes the initial condition: no step was made
+  std::uint64_t w0 = 0;   ///< global id of the block's first walker
+  int n = 0;
+  const std::int32_t* c0 = nullptr;   ///< flux-axis cell at the start of the step
+  const std::int32_t* cu = nullptr;   ///< flux-axis cell at the end on the unfolded line (== c0: nothing to count)
+  const std::int32_t* bin = nullptr;  ///< flat histogram bin at the end: >= 0, -1 outside the grid, -2 dead
+  const std::int32_t* bin0 = nullptr; ///< flat bin at the start (only for observers that need_steps)
+  const double* const* dx = nullptr;  ///< per axis, the unfolded step (only for observers that need_steps)
+  const std::uint8_t* alive0 = nullptr;  ///< alive at the start of the step
+};
+
+/// An observer of the stepping. Calls from one thread use its own tid; no locking.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual std::string name() const = 0;
+  /// One line: what it records ("density at 11 times", ...).
+  virtual std::string what() const = 0;
+  virtual void start(int threads) = 0;
+  /// Prepares the schedule of transitions [t0, t1) (called between chunks, single-threaded).
+  virtual void begin_chunk(std::uint64_t t0, std::uint64_t t1) = 0;
+  /// Does it look at transition t (the block's cells / bins are needed)?
+  virtual bool wants(std::uint64_t t) const = 0;
+  /// Does it need the end bins of transition t (flat histogram bins)?
+  virtual bool needs_bins(std::uint64_t t) const { (void)t; return false; }
+  /// Does it need the flux-axis cells (c0, cu) of transition t?
+  virtual bool needs_cells(std::uint64_t t) const { (void)t; return false; }
+  /// Does it need the steps dx and start bins (forces the general integrator)?
+  virtual bool needs_steps() const { return false; }
+  /// The initial condition (t = 0): bins of the live walkers.
+  virtual void observe_initial(int tid, const StepView& v) { (void)tid; (void)v; }
+  virtual void observe(int tid, const StepView& v) = 0;
+  /// Reduces the threads in order and fills its part of the results.
+  virtual void finish(WalkResults& r) const = 0;
+};
+
+/// The observers a plan asks for (density, flux, step statistics), built for a model.
+/// `pair_k`: moves of at most this many cells are counted in the (start cell, move) table.
+std::vector<std::unique_ptr<Observer>> make_observers(const ObserverPlan& plan, const WalkModel& model, int pair_k,
+                                                      std::uint64_t walkers);
 
 }  // namespace soret

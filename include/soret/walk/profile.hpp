@@ -3,13 +3,21 @@
 //
 // An expression is classified once:
 //  - constant: no variable used;
-//  - table:    exactly one variable q_k used and axis k has a finite domain [lo_k, hi_k]: the
-//              expression is replaced on [lo_k, hi_k] by a piecewise cubic (interpolation at
+//  - poly:     exactly one variable q_k used and axis k has a finite domain [lo_k, hi_k], and a
+//              piecewise polynomial of P = 16 or 32 equal pieces and degree D <= 9 (interpolation at
+//              Chebyshev points of each piece, power basis in u in [0, 1), the position in the
+//              piece: y = fma(q, P / (hi - lo), -lo P / (hi - lo)), piece floor(y), u = y - piece) meets the table's error criterion below, checked at 64 points per
+//              piece. All coefficients fit in SIMD registers: the kernel looks a piece up with a
+//              register permute instead of a memory gather. Evaluated by Horner's rule with fused
+//              multiply-adds, identically (bit for bit) in the scalar and the SIMD code.
+//  - table:    as poly, when no such polynomial exists: the expression is replaced on [lo_k, hi_k]
+//              by a piecewise cubic (interpolation at
 //              u = 0, 1/3, 2/3, 1 of each of T equal intervals). T is doubled from 64 until the
 //              measured maximum deviation from the exact expression (checked at u = 1/6, 1/2,
 //              5/6 of every interval, where the interpolation error peaks) is <= 1e-11 max|f|;
 //              that measured bound is reported. Points outside [lo_k, hi_k] use the exact value.
 //  - general:  several variables: evaluated exactly by muParser's bulk mode.
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -23,7 +31,7 @@ struct AxisRange {
 
 class FastFunction {
  public:
-  enum class Kind { constant, table, general };
+  enum class Kind { constant, poly, table, general };
 
   /// `ranges` are the per-axis domains used for tabulation; `exact` is only read during
   /// construction. `max_table` caps T (then the general path is used).
@@ -35,6 +43,27 @@ class FastFunction {
   Kind kind() const { return kind_; }
   std::string kind_name() const;
   int table_size() const { return T_; }
+  /// poly: pieces P and degree D; coefficient k of piece j at poly_coef()[k * P + j].
+  int poly_pieces() const { return P_; }
+  int poly_degree() const { return D_; }
+  const double* poly_coef() const { return pcoef_.data(); }
+  double lo() const { return lo_; }
+  double hi() const { return hi_; }
+  /// poly: the piece coordinate is y = fma(q, poly_scale(), poly_offset()), in [0, P] on the domain.
+  double poly_scale() const { return pscale_; }
+  double poly_offset() const { return poff_; }
+  /// One point of the poly kind, exactly as the SIMD kernels compute it (q inside [lo, hi]).
+  double poly_at(double q) const {
+    const double y = std::fma(q, pscale_, poff_);
+    double jd = std::floor(y);
+    jd = jd > 0.0 ? jd : 0.0;
+    jd = jd < double(P_ - 1) ? jd : double(P_ - 1);
+    const double t = y - jd;
+    const int j = static_cast<int>(jd);
+    double r = pcoef_[size_t(D_) * P_ + j];
+    for (int k = D_ - 1; k >= 0; --k) r = std::fma(r, t, pcoef_[size_t(k) * P_ + j]);
+    return r;
+  }
   int table_axis() const { return axis_; }
   /// Measured max |table - exact| over the check points (0 unless kind == table).
   double error_bound() const { return err_; }
@@ -45,12 +74,16 @@ class FastFunction {
 
  private:
   void build_table(const Expression& exact, const std::vector<AxisRange>& ranges, int max_table);
+  bool build_poly(const Expression& exact, const std::vector<AxisRange>& ranges);
   void scan_general(const Expression& exact, const std::vector<AxisRange>& ranges);
 
   Kind kind_ = Kind::general;
   double c_ = 0.0;  // constant value
   int axis_ = -1, T_ = 0;
-  double lo_ = 0, inv_h_ = 0;
+  double lo_ = 0, hi_ = 0, inv_h_ = 0;
+  int P_ = 0, D_ = 0;
+  double pscale_ = 0, poff_ = 0;
+  std::vector<double> pcoef_;  // poly: (D+1) x P
   std::vector<double> coef_;  // 4 per interval: a0, a1, a2, a3 in u in [0,1)
   double err_ = 0.0, fmin_ = 0.0, fmax_ = 0.0;
   bool finite_ = true;

@@ -24,12 +24,12 @@ const Silence silence;
 
 template <typename T>
 void write_impl(hid_t loc, const std::string& name, const T* data, const std::vector<hsize_t>& dims, hid_t type,
-                const std::string& unit) {
+                const std::string& unit, bool compress = true) {
   hsize_t n = 1;
   for (auto d : dims) n *= d;
   Handle space(checked(H5Screate_simple(int(dims.size()), dims.data(), nullptr), "dataspace " + name), H5Sclose);
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  if (n >= 4096 && !dims.empty()) {
+  if (compress && n >= 4096 && !dims.empty()) {
     std::vector<hsize_t> chunk(dims);
     // Chunks of about 64k elements, along the last dimensions.
     hsize_t total = 1;
@@ -104,8 +104,8 @@ bool exists(hid_t loc, const std::string& path) {
 }
 
 void write(hid_t loc, const std::string& name, const std::vector<double>& v, const std::vector<hsize_t>& dims,
-           const std::string& unit) {
-  write_impl(loc, name, v.data(), dims, H5T_NATIVE_DOUBLE, unit);
+           const std::string& unit, bool compress) {
+  write_impl(loc, name, v.data(), dims, H5T_NATIVE_DOUBLE, unit, compress);
 }
 void write(hid_t loc, const std::string& name, const std::vector<std::uint64_t>& v, const std::vector<hsize_t>& dims,
            const std::string& unit) {

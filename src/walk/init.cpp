@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "soret/common/error.hpp"
+#include "soret/common/memory.hpp"
 #include "soret/common/expression.hpp"
 #include "soret/walk/profile.hpp"
 #include "soret/common/rng.hpp"
@@ -76,8 +77,9 @@ void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed
                     std::vector<std::vector<double>>& x, std::vector<std::uint8_t>& alive,
                     const StoredEnsemble* stored, int threads) {
   const int d = m.dim;
-  x.assign(d, std::vector<double>(n));
-  alive.assign(n, 1);
+  x.resize(d);
+  for (auto& xa : x) assign_huge(xa, n, 0.0);
+  assign_huge(alive, n, std::uint8_t(1));
   const auto key = rng::make_key(seed, rng::Stream::walk_init);
 
   if (spec.kind == InitSpec::Kind::file) {

@@ -13,6 +13,7 @@
 #endif
 
 #include "soret/common/error.hpp"
+#include "soret/common/memory.hpp"
 #include "soret/common/progress.hpp"
 #include "soret/common/rng.hpp"
 #include "soret/walk/boundary.hpp"
@@ -652,10 +653,14 @@ WalkResults WalkEngine::run() {
   res.absorbed_hi.assign(model_.dim, 0);
   for (const auto& t : tally)
     for (int a = 0; a < model_.dim; ++a) { res.absorbed_lo[a] += t.absorbed_lo[a]; res.absorbed_hi[a] += t.absorbed_hi[a]; }
-  res.final_pos.resize(N * model_.dim);
-  for (std::uint64_t w = 0; w < N; ++w)
-    for (int a = 0; a < model_.dim; ++a) res.final_pos[w * model_.dim + a] = X[a][w];
-  res.final_alive = alive;
+  if (model_.dim == 1) {
+    res.final_pos = std::move(X[0]);
+  } else {
+    assign_huge(res.final_pos, N * model_.dim, 0.0);
+    for (std::uint64_t w = 0; w < N; ++w)
+      for (int a = 0; a < model_.dim; ++a) res.final_pos[w * model_.dim + a] = X[a][w];
+  }
+  res.final_alive = std::move(alive);
   res.absorbed_initial = dead_at_start;
   return res;
 }

@@ -133,6 +133,13 @@ class DensityObserver final : public Observer {
   bool wants(std::uint64_t t) const override { return slot_[t - t0_] >= 0 || avg_on_[t - t0_]; }
   bool needs_bins(std::uint64_t t) const override { return wants(t); }
   void observe_initial(int tid, const StepView& v) override { count(tid, v, slot_of(0), in_avg(0)); }
+  /// For a fused pass: the snapshot row of transition t (indexed by bin), or null where this
+  /// step needs more than one snapshot increment (time average).
+  std::uint32_t* snapshot_row(int tid, std::uint64_t t) {
+    const int slot = slot_[t - t0_];
+    if (slot < 0 || avg_on_[t - t0_]) return nullptr;
+    return &snap_[tid][size_t(slot) * stride_ + 2];
+  }
   void observe(int tid, const StepView& v) override { count(tid, v, slot_[v.t - t0_], avg_on_[v.t - t0_]); }
   void finish(WalkResults& r) const override {
     const size_t nt = P_.density_times.size();
@@ -223,14 +230,22 @@ class FluxObserver final : public Observer {
         if (cu[i] != c0[i]) count_crossings(b_, B_, c0[i], cu[i], dp, dm);
       return;
     }
-    if (narrow_) count_pairs(pairs32_[tid], seg, v, dp, dm);
-    else count_pairs(pairs_[tid], seg, v, dp, dm);
+    if (narrow_) count_pairs(pairs32_[tid], seg, v, dp, dm, nullptr);
+    else count_pairs(pairs_[tid], seg, v, dp, dm, nullptr);
+  }
+  /// observe() and, in the same pass, one density increment per walker into `dens` (by bin).
+  bool observe_with_density(int tid, const StepView& v, std::uint32_t* dens) {
+    if (K_ == 0 || !narrow_) return false;
+    const int seg = seg_[v.t - t0_];
+    count_pairs(pairs32_[tid], seg, v, &plus_[tid][size_t(seg) * (B_ + 2)], &minus_[tid][size_t(seg) * (B_ + 2)], dens);
+    return true;
   }
 
   /// Moves of at most K cells from a cell of the grid (and, unless periodic, to one): one
   /// increment of the (start cell, move) table; the others through the O(1) difference arrays.
   template <class U>
-  void count_pairs(std::vector<U>& table, int seg, const StepView& v, std::int64_t* dp, std::int64_t* dm) const {
+  void count_pairs(std::vector<U>& table, int seg, const StepView& v, std::int64_t* dp, std::int64_t* dm,
+                   std::uint32_t* __restrict dens) const {
     const std::int32_t* __restrict c0 = v.c0;
     const std::int32_t* __restrict cu = v.cu;
     U* __restrict T = &table[size_t(seg) * B_ * W_];
@@ -249,7 +264,12 @@ class FluxObserver final : public Observer {
         idx[i] = ok ? a * W + d + K : sidx;
         other += !ok;
       }
-      for (int i = 0; i < m; ++i) ++T[idx[i]];
+      if (dens) {
+        const std::int32_t* __restrict bin = v.bin + i0;
+        for (int i = 0; i < m; ++i) { ++T[idx[i]]; ++dens[bin[i]]; }
+      } else {
+        for (int i = 0; i < m; ++i) ++T[idx[i]];
+      }
       if (other)
         for (int i = 0; i < m; ++i)
           if (idx[i] == sidx) count_crossings(b_, B_, c0[i0 + i], cu[i0 + i], dp, dm);
@@ -359,14 +379,50 @@ class StepStatsObserver final : public Observer {
   std::vector<Acc> acc_;
 };
 
+// --- density and flux in one pass ---------------------------------------------------------------
+/// Where a step is wanted by both, the density increment rides in the flux pass (one loop, two
+/// increments per walker, as a hand-written kernel would do); otherwise each does its own.
+class DensityFluxObserver final : public Observer {
+ public:
+  DensityFluxObserver(std::unique_ptr<DensityObserver> d, std::unique_ptr<FluxObserver> f) : d_(std::move(d)), f_(std::move(f)) {}
+  std::string name() const override { return "density+flux"; }
+  std::string what() const override { return d_->what() + "; " + f_->what(); }
+  void start(int threads) override { d_->start(threads); f_->start(threads); }
+  void begin_chunk(std::uint64_t t0, std::uint64_t t1) override { d_->begin_chunk(t0, t1); f_->begin_chunk(t0, t1); }
+  bool wants(std::uint64_t t) const override { return d_->wants(t) || f_->wants(t); }
+  bool needs_bins(std::uint64_t t) const override { return d_->wants(t); }
+  bool needs_cells(std::uint64_t t) const override { return f_->wants(t); }
+  void observe_initial(int tid, const StepView& v) override { d_->observe_initial(tid, v); }
+  void observe(int tid, const StepView& v) override {
+    const bool dw = d_->wants(v.t), fw = f_->wants(v.t);
+    if (dw && fw) {
+      std::uint32_t* row = d_->snapshot_row(tid, v.t);
+      if (row && f_->observe_with_density(tid, v, row)) return;
+    }
+    if (dw) d_->observe(tid, v);
+    if (fw) f_->observe(tid, v);
+  }
+  void finish(WalkResults& r) const override { d_->finish(r); f_->finish(r); }
+
+ private:
+  std::unique_ptr<DensityObserver> d_;
+  std::unique_ptr<FluxObserver> f_;
+};
+
 }  // namespace
 
 std::vector<std::unique_ptr<Observer>> make_observers(const ObserverPlan& plan, const WalkModel& model, int pair_k,
                                                       std::uint64_t walkers) {
   std::vector<std::unique_ptr<Observer>> out;
-  if (!plan.density_times.empty() || plan.density_avg) out.push_back(std::make_unique<DensityObserver>(plan));
-  if (!plan.segments.empty())
-    out.push_back(std::make_unique<FluxObserver>(plan, model.axes[plan.hist_axes[0]].boundary, pair_k, walkers));
+  const bool density = !plan.density_times.empty() || plan.density_avg, flux = !plan.segments.empty();
+  const Boundary fb = model.axes[plan.hist_axes[0]].boundary;
+  if (density && flux)
+    out.push_back(std::make_unique<DensityFluxObserver>(std::make_unique<DensityObserver>(plan),
+                                                        std::make_unique<FluxObserver>(plan, fb, pair_k, walkers)));
+  else if (density)
+    out.push_back(std::make_unique<DensityObserver>(plan));
+  else if (flux)
+    out.push_back(std::make_unique<FluxObserver>(plan, fb, pair_k, walkers));
   if (plan.step_stats) out.push_back(std::make_unique<StepStatsObserver>(plan, model.eta));
   return out;
 }

@@ -33,9 +33,10 @@ Handle create_group(hid_t loc, const std::string& name);
 Handle open_group(hid_t loc, const std::string& name);
 bool exists(hid_t loc, const std::string& path);
 
-/// Writes an n-dimensional dataset; compresses (chunked, deflate 4) when it has >= 4096 elements.
+/// Writes an n-dimensional dataset; compresses (chunked, deflate 4) when it has >= 4096 elements,
+/// unless `compress` is false (data that does not compress, such as random positions).
 void write(hid_t loc, const std::string& name, const std::vector<double>& v, const std::vector<hsize_t>& dims,
-           const std::string& unit = "");
+           const std::string& unit = "", bool compress = true);
 void write(hid_t loc, const std::string& name, const std::vector<std::uint64_t>& v, const std::vector<hsize_t>& dims,
            const std::string& unit = "");
 void write(hid_t loc, const std::string& name, const std::vector<std::int64_t>& v, const std::vector<hsize_t>& dims,

@@ -39,7 +39,7 @@ struct RunOptions {
   std::uint64_t seed = 1;
   int threads = 0;       ///< 0: OpenMP default
   bool progress = false; ///< progress line with ETA on stderr
-  int block = 512;       ///< walkers per block
+  int block = 1024;      ///< walkers per block
   int chunk = 256;       ///< steps per block visit
   int flux_pair_k = -1;  ///< moves of up to K cells counted in the (cell, move) table (-1: auto; 0: all by difference arrays)
   bool fused = true;     ///< allow the fused integrator (false: always the general one; same results)

@@ -13,7 +13,7 @@ std::vector<double> stationary_bin_probabilities(const Expression& g, double lo,
 }
 
 std::vector<double> stationary_rademacher_exact(const Expression& g, double lo, double hi, Boundary b, double eta,
-                                                int bins, double alpha, int grid) {
+                                                int bins, double alpha, int grid, double tol) {
   if (b != Boundary::periodic && b != Boundary::reflecting)
     throw InputError("boundary", "exact stationary law: periodic or reflecting boundaries only");
   const int M = bins * std::max(1, grid / bins);  // whole cells per bin
@@ -64,22 +64,88 @@ std::vector<double> stationary_rademacher_exact(const Expression& g, double lo, 
     if (j >= M - 1) return r[M - 1];
     return (1 - f) * r[j] + f * r[j + 1];
   };
-  std::vector<double> r(M, 1.0 / L), next(M);
-  for (int it = 0; it < 200000; ++it) {
+  // Start from the continuum law (right to O(eta^2)): the slow modes start small.
+  std::vector<double> r(M), next(M);
+  {
     double tot = 0;
     for (int k = 0; k < M; ++k) {
-      double v = 0;
-      for (const auto& p : pre[k]) v += p.w * interp(r, p.y);
-      next[k] = v;
-      tot += v * h;
+      r[k] = std::pow(g.at(lo + (k + 0.5) * h), 2 * alpha - 2);
+      if (!std::isfinite(r[k]) || !(r[k] > 0)) r[k] = 1.0;
+      tot += r[k] * h;
     }
-    double change = 0;
+    for (auto& v : r) v /= tot;
+  }
+  if (M <= 1024) {
+    // Small grids: inverse iteration with the shift 1 + 1e-7 on the dense operator (LU with partial
+    // pivoting). The eigenvalue nearest the shift is the stationary one, 1e-7 away; the next is
+    // O(eta^2) away, so each solve shrinks the other modes by ~1e-4 or more.
+    const double sigma = 1.0 + 1e-7;
+    std::vector<double> A(size_t(M) * M, 0.0);
     for (int k = 0; k < M; ++k) {
-      next[k] /= tot;
-      change = std::max(change, std::abs(next[k] - r[k]));
+      A[size_t(k) * M + k] -= sigma;
+      for (const auto& p : pre[k]) {
+        const double u = (p.y - lo) / h - 0.5;
+        const int j = static_cast<int>(std::floor(u));
+        const double f = u - j;
+        int j0, j1;
+        if (b == Boundary::periodic) { j0 = ((j % M) + M) % M; j1 = (j0 + 1) % M; }
+        else if (j < 0) { j0 = j1 = 0; }
+        else if (j >= M - 1) { j0 = j1 = M - 1; }
+        else { j0 = j; j1 = j + 1; }
+        A[size_t(k) * M + j0] += p.w * (1 - f);
+        A[size_t(k) * M + j1] += p.w * f;
+      }
     }
-    r.swap(next);
-    if (change < 1e-13 * (1.0 / L)) break;
+    std::vector<int> piv(M);
+    for (int c = 0; c < M; ++c) {
+      int pr = c;
+      for (int r2 = c + 1; r2 < M; ++r2)
+        if (std::abs(A[size_t(r2) * M + c]) > std::abs(A[size_t(pr) * M + c])) pr = r2;
+      piv[c] = pr;
+      if (pr != c)
+        for (int k = 0; k < M; ++k) std::swap(A[size_t(c) * M + k], A[size_t(pr) * M + k]);
+      const double d = A[size_t(c) * M + c];
+      if (d == 0.0) continue;
+      for (int r2 = c + 1; r2 < M; ++r2) {
+        double& l = A[size_t(r2) * M + c];
+        if (l == 0.0) continue;
+        l /= d;
+        const double* rc = &A[size_t(c) * M];
+        double* rr = &A[size_t(r2) * M];
+        for (int k = c + 1; k < M; ++k) rr[k] -= l * rc[k];
+      }
+    }
+    for (int it = 0; it < 4; ++it) {
+      std::vector<double> y = r;
+      for (int c = 0; c < M; ++c) std::swap(y[c], y[piv[c]]);
+      for (int r2 = 0; r2 < M; ++r2)
+        for (int k = 0; k < r2; ++k) y[r2] -= A[size_t(r2) * M + k] * y[k];
+      for (int r2 = M - 1; r2 >= 0; --r2) {
+        for (int k = r2 + 1; k < M; ++k) y[r2] -= A[size_t(r2) * M + k] * y[k];
+        const double d = A[size_t(r2) * M + r2];
+        y[r2] = d != 0.0 ? y[r2] / d : 0.0;
+      }
+      double tot = 0;
+      for (double v : y) tot += v * h;
+      for (int k = 0; k < M; ++k) r[k] = y[k] / tot;
+    }
+  } else {
+    for (int it = 0; it < 200000; ++it) {
+      double tot = 0;
+      for (int k = 0; k < M; ++k) {
+        double v = 0;
+        for (const auto& p : pre[k]) v += p.w * interp(r, p.y);
+        next[k] = v;
+        tot += v * h;
+      }
+      double change = 0;
+      for (int k = 0; k < M; ++k) {
+        next[k] /= tot;
+        change = std::max(change, std::abs(next[k] - r[k]));
+      }
+      r.swap(next);
+      if (change < tol * (1.0 / L)) break;
+    }
   }
   std::vector<double> p(bins, 0.0);
   for (int k = 0; k < M; ++k) p[k / (M / bins)] += r[k] * h;

@@ -615,6 +615,7 @@ WalkResults WalkEngine::run() {
 #pragma omp parallel num_threads(threads)
     {
       const int tid = omp_get_thread_num();
+      omp_set_num_threads(1);  // muParser's bulk evaluation must not open a nested team per block
 #pragma omp for schedule(dynamic, 4)
       for (std::int64_t b = 0; b < std::int64_t(nblocks); ++b) {
         const std::uint64_t w0 = b * block;

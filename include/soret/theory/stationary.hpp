@@ -23,11 +23,12 @@ std::vector<double> stationary_bin_probabilities(const Expression& g, double lo,
 /// predictor-corrector convention alpha), on a periodic or reflecting [lo, hi): the fixed point of
 /// the transfer operator
 ///     rho'(x) = 1/2 sum_s sum_{y : fold(T_s(y)) = x} rho(y) / T_s'(y)
-/// on a grid of `grid` cells (linear interpolation; error O(h^2 rho'')), found by power iteration.
-/// Needs T_s increasing (eta |g'| < 1). All orders in eta; the reference for the measured
-/// stationary density.
+/// on a grid of `grid` cells (linear interpolation; error O(h^2 rho'')), found by power iteration
+/// from the continuum law rho ~ g^(2 alpha - 2) until the largest change of one iteration is below
+/// `tol` / L. Needs T_s increasing (eta |g'| < 1). All orders in eta; the reference for the
+/// measured stationary density.
 std::vector<double> stationary_rademacher_exact(const Expression& g, double lo, double hi, Boundary b, double eta,
-                                                int bins, double alpha = 0.0, int grid = 1 << 14);
+                                                int bins, double alpha = 0.0, int grid = 1 << 14, double tol = 1e-13);
 
 /// Bin probabilities of an arbitrary non-negative weight function w(q) on [lo, hi).
 template <typename F>

@@ -83,9 +83,13 @@ inline void count_crossings(Boundary b, int B, std::int64_t c0, std::int64_t c1,
       return;
     case Boundary::periodic: {
       // Face k is face k mod B (face B is face 0 and is filled in from it by the caller).
-      const std::int64_t len = last - first + 1, full = len / B, rem = len % B;
+      const std::int64_t len = last - first + 1;
+      std::int64_t full = 0, rem = len, s = first;
+      if (len >= B) { full = len / B; rem = len % B; }  // (no division for the common short move)
       if (full) range_add(same, 0, B - 1, n * full);
-      const std::int64_t s = pos_mod(first, B);
+      if (s < 0 && s >= -B) s += B;
+      else if (s >= B && s < 2 * std::int64_t(B)) s -= B;
+      else if (s < 0 || s >= B) s = pos_mod(first, B);
       if (s + rem <= B) {
         range_add(same, s, s + rem - 1, n);
       } else {

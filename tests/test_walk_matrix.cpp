@@ -182,3 +182,32 @@ TEST_CASE("a fine grid: jumps over hundreds of faces are counted exactly (differ
     CHECK(crossings > 2000u * 6u * 100u);  // each step crosses hundreds of faces
   }
 }
+
+TEST_CASE("a run over walker ids [0, N) is the sum of runs over [0, N1) and [N1, N) (what MPI ranks will do)") {
+  for (const auto& sc : scenarios()) {
+    CAPTURE(sc.name);
+    const std::uint64_t N = 3001, N1 = 1234;
+    RunOptions all = run_opts(N, 60, 23, 2), lo = run_opts(N1, 60, 23, 1), hi = run_opts(N - N1, 60, 23, 2);
+    hi.first_walker = N1;
+    auto run = [&](const RunOptions& o) {
+      WalkEngine e(sc.model, sc.plan, InitSpec::parse(sc.init, sc.model.dim), o);
+      return e.run();
+    };
+    const auto a = run(all), b = run(lo), c = run(hi);
+    auto sum = [](std::vector<std::uint64_t> x, const std::vector<std::uint64_t>& y) {
+      REQUIRE(x.size() == y.size());
+      for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
+      return x;
+    };
+    CHECK(a.density_counts == sum(b.density_counts, c.density_counts));
+    CHECK(a.density_outside == sum(b.density_outside, c.density_outside));
+    CHECK(a.avg_counts == sum(b.avg_counts, c.avg_counts));
+    CHECK(a.flux_plus == sum(b.flux_plus, c.flux_plus));
+    CHECK(a.flux_minus == sum(b.flux_minus, c.flux_minus));
+    CHECK(a.ss_count == sum(b.ss_count, c.ss_count));
+    CHECK(a.absorbed_lo == sum(b.absorbed_lo, c.absorbed_lo));
+    std::vector<double> pos = b.final_pos;
+    pos.insert(pos.end(), c.final_pos.begin(), c.final_pos.end());
+    CHECK(a.final_pos == pos);
+  }
+}

@@ -75,7 +75,7 @@ bool settle(const AxisSpec& a, double& x) {
 
 void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed, std::uint64_t n,
                     std::vector<std::vector<double>>& x, std::vector<std::uint8_t>& alive,
-                    const StoredEnsemble* stored, int threads) {
+                    const StoredEnsemble* stored, int threads, std::uint64_t first) {
   const int d = m.dim;
   x.resize(d);
   for (auto& xa : x) assign_huge(xa, n, 0.0);
@@ -86,11 +86,11 @@ void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed
     if (!stored || stored->dim != d)
       throw InputError("init", "--init file: the stored ensemble has dimension " +
                                    std::to_string(stored ? stored->dim : 0) + ", the run has " + std::to_string(d));
-    if (stored->walkers != n) throw InputError("walkers", "--walkers must equal the stored ensemble size (" +
-                                                              std::to_string(stored->walkers) + ")");
+    if (first != 0 ? stored->walkers < first + n : stored->walkers != n)
+      throw InputError("walkers", "--walkers must equal the stored ensemble size (" + std::to_string(stored->walkers) + ")");
     for (std::uint64_t w = 0; w < n; ++w) {
-      for (int a = 0; a < d; ++a) x[a][w] = stored->pos[w * d + a];
-      alive[w] = stored->alive[w];
+      for (int a = 0; a < d; ++a) x[a][w] = stored->pos[(first + w) * d + a];
+      alive[w] = stored->alive[first + w];
     }
     return;
   }
@@ -116,7 +116,7 @@ void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed
     std::vector<double> q(d);
 #pragma omp for schedule(static)
     for (std::int64_t w = 0; w < std::int64_t(n); ++w) {
-      rng::CounterStream rs(key, std::uint64_t(w), 0);
+      rng::CounterStream rs(key, first + std::uint64_t(w), 0);
       switch (spec.kind) {
         case InitSpec::Kind::uniform:
           for (int a = 0; a < d; ++a) q[a] = m.axes[a].lo + (m.axes[a].hi - m.axes[a].lo) * rs.uniform();

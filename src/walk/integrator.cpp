@@ -169,6 +169,7 @@ struct WalkEngine::Impl {
   int dim, ngroups, nh;
   std::vector<int> group_of;
   rng::Key noise_key;
+  std::uint64_t gid0;  // global id of local walker 0
   bool has_absorb, has_drift, fused;
   int fa;  // flux (first histogram) axis
   std::vector<int> hist_of;  // axis -> histogram index or -1
@@ -183,6 +184,7 @@ struct WalkEngine::Impl {
     nh = static_cast<int>(P.hist_axes.size());
     group_of = M.group_of();
     noise_key = rng::make_key(E.opt_.seed, rng::Stream::walk_noise);
+    gid0 = E.opt_.first_walker;
     has_absorb = M.any_boundary(Boundary::absorbing);
     has_drift = M.has_drift();
     fused = E.fused_applies();
@@ -223,7 +225,7 @@ struct WalkEngine::Impl {
     // One Philox call gives 256 signs: counter (walker, t / 256, group).
     for (int k = 0; k < ngroups; ++k)
       for (int i = 0; i < s.n; ++i) {
-        const auto r = rng::draw(noise_key, w0 + i, t >> 8, k);
+        const auto r = rng::draw(noise_key, gid0 + w0 + i, t >> 8, k);
         for (int j = 0; j < 4; ++j) s.words[(size_t(k) * 4 + j) * s.cap + i] = r[j];
       }
   }
@@ -244,7 +246,7 @@ struct WalkEngine::Impl {
       case Noise::gaussian:
         for (int i = 0; i < n; ++i)
           for (int k0 = 0; k0 < ngroups; k0 += 4) {
-            const auto r = rng::draw(noise_key, w0 + i, t, std::uint64_t(k0 / 4), 1);
+            const auto r = rng::draw(noise_key, gid0 + w0 + i, t, std::uint64_t(k0 / 4), 1);
             const auto z0 = rng::normal2(r[0], r[1]), z1 = rng::normal2(r[2], r[3]);
             const double z[4] = {z0.x, z0.y, z1.x, z1.y};
             for (int k = k0; k < std::min(ngroups, k0 + 4); ++k) s.zeta[k][i] = z[k - k0];
@@ -253,7 +255,7 @@ struct WalkEngine::Impl {
       case Noise::uniform:
         for (int i = 0; i < n; ++i)
           for (int k0 = 0; k0 < ngroups; k0 += 4) {
-            const auto r = rng::draw(noise_key, w0 + i, t, std::uint64_t(k0 / 4), 2);
+            const auto r = rng::draw(noise_key, gid0 + w0 + i, t, std::uint64_t(k0 / 4), 2);
             for (int k = k0; k < std::min(ngroups, k0 + 4); ++k)
               s.zeta[k][i] = std::sqrt(3.0) * (2.0 * rng::u01(r[k - k0]) - 1.0);
           }
@@ -359,7 +361,7 @@ struct WalkEngine::Impl {
         std::int32_t c1v = 0, cuv = 0;
         const std::int32_t c0 = ac ? s.c1[h][i] : 0;
         double xn;
-        slow_move(a, s.x[a][i], c0, xn, c1v, cuv, tally, w0 + i, t);
+        slow_move(a, s.x[a][i], c0, xn, c1v, cuv, tally, gid0 + w0 + i, t);
         s.x[a][i] = xn;
         if (ac) { c1[i] = c1v; if (cu) cu[i] = cuv; }
       }
@@ -417,19 +419,32 @@ struct WalkEngine::Impl {
       const AxisMove& A = moves[a];
       const double* __restrict xu = s.xu[a].data();
       double* __restrict xn = s.x[a].data();
-      for (int i = 0; i < n; ++i) {
-        std::int32_t c1 = 0, cu = 0;
-        if (!s.alive[i]) {
-          if (h >= 0) { s.c1n[h][i] = s.c1[h][i]; if (h == 0) s.cu[i] = s.c1[0][i]; }
-          continue;
+      auto pass = [&](auto bc) {
+        constexpr Boundary BB = decltype(bc)::value;
+        std::int32_t* __restrict c1n = h >= 0 ? s.c1n[h].data() : nullptr;
+        std::int32_t* __restrict cun = h == 0 ? s.cu.data() : nullptr;
+        for (int i = 0; i < n; ++i) {
+          std::int32_t c1 = 0, cu = 0;
+          if (BB == Boundary::absorbing || has_absorb) {
+            if (!s.alive[i]) {
+              if (c1n) { c1n[i] = s.c1[h][i]; if (cun) cun[i] = s.c1[0][i]; }
+              continue;
+            }
+          }
+          double y;
+          bool alive = true;
+          if (!fold_fast_b<BB>(A, xu[i], y, c1, cu)) [[unlikely]]
+            alive = slow_move(a, xu[i], h >= 0 ? s.c1[h][i] : 0, y, c1, cu, tally, gid0 + w0 + i, t);
+          xn[i] = y;
+          if (c1n) { c1n[i] = c1; if (cun) cun[i] = cu; }
+          if (!alive) s.alive[i] = 0;
         }
-        double y;
-        bool alive = true;
-        if (!fold_fast(A, xu[i], y, c1, cu))
-          alive = slow_move(a, xu[i], h >= 0 ? s.c1[h][i] : 0, y, c1, cu, tally, w0 + i, t);
-        xn[i] = y;
-        if (h >= 0) { s.c1n[h][i] = c1; if (h == 0) s.cu[i] = cu; }
-        if (!alive) s.alive[i] = 0;
+      };
+      switch (A.b) {
+        case Boundary::periodic: pass(std::integral_constant<Boundary, Boundary::periodic>{}); break;
+        case Boundary::reflecting: pass(std::integral_constant<Boundary, Boundary::reflecting>{}); break;
+        case Boundary::absorbing: pass(std::integral_constant<Boundary, Boundary::absorbing>{}); break;
+        case Boundary::free: pass(std::integral_constant<Boundary, Boundary::free>{}); break;
       }
     }
   }
@@ -501,7 +516,7 @@ WalkResults WalkEngine::run() {
 
   std::vector<std::vector<double>> X;
   std::vector<std::uint8_t> alive;
-  sample_initial(model_, init_, opt_.seed, N, X, alive, stored_, threads);
+  sample_initial(model_, init_, opt_.seed, N, X, alive, stored_, threads, opt_.first_walker);
   const std::uint64_t dead_at_start = std::uint64_t(std::count(alive.begin(), alive.end(), std::uint8_t(0)));
 
   // Moves of up to K cells go to the (cell, move) table: K from the largest step eta g zeta on

@@ -162,9 +162,73 @@ bool dispatch_degree(const AxisKernel& k, double* x, const std::uint64_t* w, int
     default: return dispatch_boundary<GK, 9>(k, x, w, bit, cap, c1, cu);
   }
 }
+
+template <int GK, int D>
+void poly_avx512(const AxisKernel& k, double lo_, double hi_, const double* x, int n, double* out) {
+  constexpr int NP = GK == 2 ? 4 : 2;
+  __m512d c[D + 1][NP];
+  for (int d = 0; d <= D; ++d)
+    for (int r = 0; r < NP; ++r) c[d][r] = _mm512_loadu_pd(k.coef + size_t(d) * k.P + 8 * r);
+  const __m512d poff = _mm512_set1_pd(k.poff), ps = _mm512_set1_pd(k.pscale), zero = _mm512_setzero_pd();
+  const __m512d pmax = _mm512_set1_pd(double(k.P - 1)), lo = _mm512_set1_pd(lo_), hi = _mm512_set1_pd(hi_);
+  const __m512i bit4 = _mm512_set1_epi64(16);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    // clamp as std::clamp(x, lo, hi): x < lo -> lo, hi < x -> hi (NaN stays NaN)
+    __m512d xv = _mm512_loadu_pd(x + i);
+    xv = _mm512_mask_mov_pd(xv, _mm512_cmp_pd_mask(xv, lo, _CMP_LT_OQ), lo);
+    xv = _mm512_mask_mov_pd(xv, _mm512_cmp_pd_mask(hi, xv, _CMP_LT_OQ), hi);
+    const __m512d yy = _mm512_fmadd_pd(xv, ps, poff);
+    __m512d jd = _mm512_roundscale_pd(yy, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    jd = _mm512_max_pd(jd, zero);
+    jd = _mm512_min_pd(jd, pmax);
+    const __m512d t = _mm512_sub_pd(yy, jd);
+    const __m512i j = _mm512_cvttpd_epi64(jd);
+    auto look = [&](int d) {
+      if constexpr (GK == 1) {
+        return _mm512_permutex2var_pd(c[d][0], j, c[d][1]);
+      } else {
+        const __m512d lo4 = _mm512_permutex2var_pd(c[d][0], j, c[d][1]);
+        const __m512d hi4 = _mm512_permutex2var_pd(c[d][2], j, c[d][3]);
+        return _mm512_mask_mov_pd(lo4, _mm512_test_epi64_mask(j, bit4), hi4);
+      }
+    };
+    __m512d g = look(D);
+#pragma GCC unroll 16
+    for (int d = D - 1; d >= 0; --d) g = _mm512_fmadd_pd(g, t, look(d));
+    _mm512_storeu_pd(out + i, g);
+  }
+  for (; i < n; ++i) out[i] = kernel_g(k, std::clamp(x[i], lo_, hi_));
+}
+
+template <int GK>
+void poly_degree(const AxisKernel& k, double lo, double hi, const double* x, int n, double* out) {
+  switch (k.D) {
+    case 1: return poly_avx512<GK, 1>(k, lo, hi, x, n, out);
+    case 2: return poly_avx512<GK, 2>(k, lo, hi, x, n, out);
+    case 3: return poly_avx512<GK, 3>(k, lo, hi, x, n, out);
+    case 4: return poly_avx512<GK, 4>(k, lo, hi, x, n, out);
+    case 5: return poly_avx512<GK, 5>(k, lo, hi, x, n, out);
+    case 6: return poly_avx512<GK, 6>(k, lo, hi, x, n, out);
+    case 7: return poly_avx512<GK, 7>(k, lo, hi, x, n, out);
+    case 8: return poly_avx512<GK, 8>(k, lo, hi, x, n, out);
+    default: return poly_avx512<GK, 9>(k, lo, hi, x, n, out);
+  }
+}
 #endif
 
 }  // namespace
+
+void poly_values(const AxisKernel& k, double lo, double hi, const double* x, int n, double* out) {
+#ifdef SORET_AVX512
+  if ((k.P == 16 || k.P == 32) && k.D >= 1 && k.D <= 9) {
+    if (k.P == 16) poly_degree<1>(k, lo, hi, x, n, out);
+    else poly_degree<2>(k, lo, hi, x, n, out);
+    return;
+  }
+#endif
+  for (int i = 0; i < n; ++i) out[i] = kernel_g(k, std::clamp(x[i], lo, hi));
+}
 
 bool fused_axis_step(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
                      std::int32_t* cu) {

@@ -36,9 +36,10 @@ struct StoredEnsemble {
   std::vector<std::uint8_t> alive;
 };
 
-/// Fills x[axis][w] and alive[w] for w < n. For Kind::file, `stored` supplies the positions.
+/// Fills x[axis][w] and alive[w] for w < n: the walkers of global ids first .. first + n - 1.
+/// For Kind::file, `stored` supplies the positions (stored walker first + w).
 void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed, std::uint64_t n,
                     std::vector<std::vector<double>>& x, std::vector<std::uint8_t>& alive,
-                    const StoredEnsemble* stored, int threads);
+                    const StoredEnsemble* stored, int threads, std::uint64_t first = 0);
 
 }  // namespace soret

@@ -34,7 +34,8 @@
 namespace soret {
 
 struct RunOptions {
-  std::uint64_t walkers = 1000000;
+  std::uint64_t walkers = 1000000;     ///< walkers simulated here: global ids first_walker .. first_walker + walkers - 1
+  std::uint64_t first_walker = 0;      ///< global id of the first (noise and initial positions are keyed on global ids)
   std::uint64_t steps = 1000;
   std::uint64_t seed = 1;
   int threads = 0;       ///< 0: OpenMP default

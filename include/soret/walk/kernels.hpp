@@ -22,8 +22,9 @@ struct AxisMove {
   double ih = 0;                               ///< lattice bins per unit length
 };
 
-inline bool fold_fast(const AxisMove& A, double xu, double& xn, std::int32_t& c1, std::int32_t& cu) {
-  switch (A.b) {
+template <Boundary BB>
+inline bool fold_fast_b(const AxisMove& A, double xu, double& xn, std::int32_t& c1, std::int32_t& cu) {
+  switch (BB) {
     case Boundary::periodic: {
       double y = xu;
       std::int32_t wrap = 0;
@@ -46,7 +47,7 @@ inline bool fold_fast(const AxisMove& A, double xu, double& xn, std::int32_t& c1
     }
     case Boundary::reflecting:
     case Boundary::absorbing: {
-      const bool inside = A.b == Boundary::reflecting ? (xu >= A.lo && xu <= A.hi) : (xu >= A.lo && xu < A.hi);
+      const bool inside = BB == Boundary::reflecting ? (xu >= A.lo && xu <= A.hi) : (xu >= A.lo && xu < A.hi);
       if (!inside) return false;
       xn = xu;
       if (A.B) {
@@ -67,6 +68,16 @@ inline bool fold_fast(const AxisMove& A, double xu, double& xn, std::int32_t& c1
       }
       return true;
     }
+  }
+  return false;
+}
+
+inline bool fold_fast(const AxisMove& A, double xu, double& xn, std::int32_t& c1, std::int32_t& cu) {
+  switch (A.b) {
+    case Boundary::periodic: return fold_fast_b<Boundary::periodic>(A, xu, xn, c1, cu);
+    case Boundary::reflecting: return fold_fast_b<Boundary::reflecting>(A, xu, xn, c1, cu);
+    case Boundary::absorbing: return fold_fast_b<Boundary::absorbing>(A, xu, xn, c1, cu);
+    case Boundary::free: return fold_fast_b<Boundary::free>(A, xu, xn, c1, cu);
   }
   return false;
 }
@@ -107,6 +118,10 @@ bool fused_axis_step(const AxisKernel& k, double* x, const std::uint64_t* w, int
 inline bool fused_lane_slow(const AxisMove& m, double x) {
   return m.b == Boundary::periodic ? !(x >= m.lo && x < m.hi) : !(x >= m.lo && x <= m.hi);
 }
+
+/// out[i] = the piecewise polynomial at clamp(x[i], lo, hi), i < n, exactly as kernel_g (SIMD where
+/// compiled; any n).
+void poly_values(const AxisKernel& k, double lo, double hi, const double* x, int n, double* out);
 
 /// "avx512" or "scalar": how fused_axis_step is compiled on this build.
 const char* fused_isa();

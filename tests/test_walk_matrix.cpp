@@ -183,7 +183,7 @@ TEST_CASE("a fine grid: jumps over hundreds of faces are counted exactly (differ
   }
 }
 
-TEST_CASE("a run over walker ids [0, N) is the sum of runs over [0, N1) and [N1, N) (what MPI ranks will do)") {
+TEST_CASE("a run over all walker ids equals the sum of runs over two ranges of ids - what MPI ranks will do") {
   for (const auto& sc : scenarios()) {
     CAPTURE(sc.name);
     const std::uint64_t N = 3001, N1 = 1234;

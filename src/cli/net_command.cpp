@@ -320,7 +320,7 @@ int net_main(int argc, char** argv) {
     ("probe", po::value<int>()->default_value(0), "also the activation rate on P fixed probe samples at each record")
     ("grid-v", po::value<std::string>()->default_value("-1:1:40"), "(V_i, b_i) density grid along V: LO:HI:BINS (BINS 0: off)")
     ("grid-b", po::value<std::string>()->default_value("-1:1:40"), "... along b: LO:HI:BINS")
-    ("compare", po::value<bool>()->default_value(true), "also full-batch GD and frozen-V SGD at the largest eta (mechanism)")
+    ("compare", po::value<bool>()->default_value(false), "1: also full-batch GD and frozen-V SGD at the largest eta (mechanism; slow)")
     ("full-batch", po::value<int>()->default_value(1024), "samples per full-batch gradient (online data)")
     ("early", po::value<long long>()->default_value(0), "early-time window of the rate fits (slope at t=0 of a quadratic; 0: steps/10)")
     ("bootstrap", po::value<int>()->default_value(200), "bootstrap resamples for collapse intervals")

@@ -213,3 +213,26 @@ TEST_CASE("full-batch GD on a fixed training set uses every example exactly once
     }
   }
 }
+
+TEST_CASE("a collapse search that ends at the edge of its range is reported as no collapse, not as an estimate") {
+  auto series = [](double eta, double k_true) {
+    Series s;
+    s.eta = eta;
+    s.networks = 16;
+    for (int k = 0; k <= 100; ++k) {
+      s.t.push_back(std::uint64_t(k * 10));
+      for (int e = 0; e < 16; ++e)
+        s.v.push_back(std::exp(-double(k * 10) * std::pow(eta, k_true) * 1e-3) + 1e-3 * ((e % 4) - 1.5));
+    }
+    return s;
+  };
+  // curves that do not depend on eta: the best k is the lower end of the grid
+  const auto flat = collapse({series(1, 0), series(2, 0), series(3, 0)}, "q", "eta", false, 10, 1);
+  CHECK(flat.at_edge);
+  CHECK(flat.text().find("no collapse in the range searched") == 0);
+  // a true exponent inside the range is an estimate with an interval
+  const auto two = collapse({series(1, 2), series(2, 2), series(3, 2)}, "q", "eta", false, 10, 1);
+  CHECK(!two.at_edge);
+  CHECK(two.best == doctest::Approx(2.0).epsilon(0.02));
+  CHECK(two.text().find("k = 2.0") == 0);
+}

@@ -270,7 +270,7 @@ TEST_CASE("the fused two-layer backend and the generic layers give the same traj
         fo.threads = 1;
         fo.seed = 9;
         const auto fused = train(c, spec, fo);
-        const auto a = Architecture::twolayer(c.M, c.N, c.biases());
+        const auto a = Architecture::twolayer(Shape{c.M, 1, 1}, c.N, c.biases());
         SyntheticDataset data(c, fo.seed);
         DeepOptions o;
         o.ensemble = 3;

@@ -73,7 +73,7 @@ std::string crc_hex(const std::vector<unsigned char>& bytes) {
 
 std::vector<unsigned char> read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  if (!f) throw InputError("data-dir", "cannot read data file '" + path + "'");
+  if (!f) throw InputError("data-dir", "--data-dir: cannot read data file '" + path + "'");
   return std::vector<unsigned char>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
@@ -97,7 +97,7 @@ std::vector<unsigned char> gunzip(const std::vector<unsigned char>& in, const st
   }
   inflateEnd(&zs);
   if (rc != Z_STREAM_END)
-    throw InputError("data-dir", "data file '" + path + "' is not a complete gzip file (truncated or corrupt)");
+    throw InputError("data-dir", "--data-dir: data file '" + path + "' is not a complete gzip file (truncated or corrupt)");
   return out;
 }
 
@@ -109,7 +109,7 @@ std::uint32_t be32(const unsigned char* p) {
 std::vector<std::uint8_t> parse_idx(const std::vector<unsigned char>& b, int ndim, const std::string& path,
                                     std::vector<std::uint32_t>& dims) {
   if (b.size() < 4 + 4 * size_t(ndim) || b[0] != 0 || b[1] != 0 || b[2] != 0x08 || b[3] != ndim)
-    throw InputError("data-dir", "data file '" + path + "' is not an IDX file of bytes with " + std::to_string(ndim) +
+    throw InputError("data-dir", "--data-dir: data file '" + path + "' is not an IDX file of bytes with " + std::to_string(ndim) +
                                      " dimensions (bad header)");
   dims.clear();
   size_t n = 1;
@@ -119,7 +119,7 @@ std::vector<std::uint8_t> parse_idx(const std::vector<unsigned char>& b, int ndi
   }
   const size_t off = 4 + 4 * size_t(ndim);
   if (b.size() != off + n)
-    throw InputError("data-dir", "data file '" + path + "' has " + std::to_string(b.size() - off) + " data bytes, its header says " +
+    throw InputError("data-dir", "--data-dir: data file '" + path + "' has " + std::to_string(b.size() - off) + " data bytes, its header says " +
                                      std::to_string(n) + " (truncated or malformed)");
   return std::vector<std::uint8_t>(b.begin() + off, b.end());
 }
@@ -153,9 +153,9 @@ std::unique_ptr<ImageDataset> read_fashion_mnist(const std::string& dir, const s
   auto pixels = parse_idx(gunzip(iraw, ip), 3, ip, idim);
   auto labels = parse_idx(gunzip(lraw, lp), 1, lp, ldim);
   if (idim[0] != ldim[0])
-    throw InputError("data-dir", "data files '" + ip + "' and '" + lp + "' disagree on the number of examples");
+    throw InputError("data-dir", "--data-dir: data files '" + ip + "' and '" + lp + "' disagree on the number of examples");
   for (auto l : labels)
-    if (l >= 10) throw InputError("data-dir", "data file '" + lp + "' has a label outside 0..9");
+    if (l >= 10) throw InputError("data-dir", "--data-dir: data file '" + lp + "' has a label outside 0..9");
   const std::string sums = std::filesystem::path(ip).filename().string() + ":" + crc_hex(iraw) + ";" +
                            std::filesystem::path(lp).filename().string() + ":" + crc_hex(lraw);
   return std::make_unique<ImageDataset>("fashion-mnist " + split, Shape{1, int(idim[1]), int(idim[2])}, 10,
@@ -175,11 +175,11 @@ std::unique_ptr<ImageDataset> read_cifar10(const std::string& dir, const std::st
   for (const auto& f : files) {
     const auto b = read_file(f);
     if (b.empty() || b.size() % rec != 0)
-      throw InputError("data-dir", "data file '" + f + "' has " + std::to_string(b.size()) +
+      throw InputError("data-dir", "--data-dir: data file '" + f + "' has " + std::to_string(b.size()) +
                                        " bytes, not a whole number of 3073-byte CIFAR-10 records (truncated or malformed)");
     for (size_t r = 0; r < b.size() / rec; ++r) {
       const unsigned char* p = &b[r * rec];
-      if (p[0] >= 10) throw InputError("data-dir", "data file '" + f + "' has a label outside 0..9 in record " + std::to_string(r));
+      if (p[0] >= 10) throw InputError("data-dir", "--data-dir: data file '" + f + "' has a label outside 0..9 in record " + std::to_string(r));
       labels.push_back(p[0]);
       pixels.insert(pixels.end(), p + 1, p + rec);
     }

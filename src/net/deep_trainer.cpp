@@ -61,6 +61,7 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
   if ((opt.loss == Loss::ce) != (O > 1))
     throw InputError("loss", "--loss ce goes with --classes > 2; bce and mse with one output (--classes 2)");
   if (!(train.input() == a.input)) throw InputError("arch", "the architecture's input does not match the data");
+  { Sampler check(train, opt.sampler, B, opt.seed); }  // bad combinations throw here, not inside the threads
 
   const auto pl = a.param_layers(), hl = a.relu_layers();
   const int L = int(pl.size()), H = int(hl.size());

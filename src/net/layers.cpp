@@ -91,9 +91,11 @@ void Architecture::finish() {
   outputs = int(layers.back().out.size());
 }
 
-Architecture Architecture::twolayer(int M, int N, bool hidden_bias) {
+Architecture Architecture::twolayer(Shape input, int N, bool hidden_bias) {
   Architecture a;
-  a.input = Shape{M, 1, 1};
+  const int M = int(input.size());
+  a.input = input;
+  if (input.h > 1 || input.w > 1) a.add_flatten();
   a.add_dense(N, hidden_bias);
   a.add_relu();
   a.add_dense(1, false);
@@ -138,7 +140,7 @@ Architecture Architecture::parse(const std::string& spec, Shape input, int outpu
                                  int twolayer_hidden, bool twolayer_bias, const std::string& option) {
   if (spec == "twolayer") {
     if (outputs != 1) throw InputError(option, "--arch twolayer has one output (use --arch fc:N with --classes)");
-    return twolayer(int(input.size()), twolayer_hidden, twolayer_bias);
+    return twolayer(input, twolayer_hidden, twolayer_bias);
   }
   if (spec.rfind("fc:", 0) == 0) return fc(input, parse_list(spec.substr(3), option, "widths"), outputs);
   if (spec.rfind("conv:", 0) == 0) {

@@ -46,7 +46,8 @@ class Architecture {
  public:
   /// `twolayer`: Dense(M -> N, bias iff hidden_bias), ReLU, Dense(N -> 1, no bias): the model
   /// f(x) = V.relu(Wx + b) of the two-layer trainer, with the same parameter order W, b, V.
-  static Architecture twolayer(int M, int N, bool hidden_bias);
+  /// (Image inputs are flattened first.)
+  static Architecture twolayer(Shape input, int N, bool hidden_bias);
   /// `fc:W1,W2,...`: Dense + ReLU per hidden width, then Dense(-> outputs); input flattened.
   static Architecture fc(Shape input, const std::vector<int>& widths, int outputs);
   /// `conv:C1,C2,...`: Conv2d(K, stride S, no padding) + ReLU per entry, Flatten, Dense(-> outputs).

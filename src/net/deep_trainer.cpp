@@ -89,11 +89,26 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
   double rec_secs = 0;
   const auto start = std::chrono::steady_clock::now();
 
+  // (OpenBLAS's OpenMP build runs single-threaded when called inside an OpenMP parallel region)
+  bool in_place = true;  // batched SGD steps inside the backward pass (not with strided convolutions)
+  for (const auto& l : a.layers)
+    if (l.kind == LayerKind::conv2d && l.stride != 1) in_place = false;
+  const int chunk = std::max(1, std::min(S, 64));  // record samples per batched pass
+
 #pragma omp parallel num_threads(threads) reduction(+ : rec_secs)
   {
+    // OpenBLAS (OpenMP build) runs its products single-threaded inside an active parallel region;
+    // a team of one thread is not one, so there the thread count of this task is set to 1 (an ICV
+    // of the region's implicit task: it does not outlive the region). Measured: setting it in a
+    // team of two makes OpenBLAS reconfigure itself on every call and the threads contend.
+    if (omp_get_num_threads() == 1) omp_set_num_threads(1);
     Workspace ws(a);
+    BatchWorkspace bws(a, std::max(B, chunk));
+    bws.blas = opt.blas;
     Sampler sampler(train, opt.sampler, B, opt.seed);
-    std::vector<double> p(P), g(P), g0(P), sd(P), sd2(P), x(X), df(O);
+    std::vector<double> p(P), g(P), Xb(size_t(std::max(B, chunk)) * X), dY(size_t(std::max(B, chunk)) * O);
+    std::vector<int> yb(std::max(B, chunk));
+    std::vector<double> sq(a.layers.size());
     const auto gkey = rng::make_key(opt.seed, rng::Stream::net_grad_samples);
 
     auto record = [&](int e, std::uint64_t r) {
@@ -105,49 +120,44 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
         res.rec.at(c_wn, r, e)[li] = std::sqrt(s);
       }
       if (S >= 2) {
-        std::fill(sd.begin(), sd.end(), 0.0);
-        std::fill(sd2.begin(), sd2.end(), 0.0);
+        // Exact per-sample gradients, in batches: g accumulates their sum, sq[l] the sum of their
+        // squared norms per layer; the trace of the covariance is (sum |g_k|^2 - |sum g_k|^2 / S) / (S - 1).
+        std::fill(g.begin(), g.end(), 0.0);
+        std::fill(sq.begin(), sq.end(), 0.0);
         std::vector<std::uint64_t> on(H, 0);
         double sl = 0;
         int ok = 0;
-        for (int k = 0; k < S; ++k) {
-          int y;
-          if (eval.size() == 0) y = eval.fresh(rng::Stream::net_grad_samples, std::uint64_t(e), r * K, std::uint64_t(k), x.data());
-          else y = eval.item(rng::draw(gkey, std::uint64_t(e), r * K, std::uint64_t(k), 1)[0] % eval.size(), x.data());
-          const double* f = forward(a, p.data(), x.data(), ws);
-          bool correct = false;
-          sl += loss_and_grad(opt.loss, f, O, y, df.data(), &correct);
-          ok += correct;
+        for (int k0 = 0; k0 < S; k0 += chunk) {
+          const int n = std::min(chunk, S - k0);
+          for (int q = 0; q < n; ++q) {
+            const std::uint64_t k = std::uint64_t(k0 + q);
+            double* x = &Xb[size_t(q) * X];
+            if (eval.size() == 0) yb[q] = eval.fresh(rng::Stream::net_grad_samples, std::uint64_t(e), r * K, k, x);
+            else yb[q] = eval.item(rng::draw(gkey, std::uint64_t(e), r * K, k, 1)[0] % eval.size(), x);
+          }
+          forward_batch(a, p.data(), Xb.data(), n, bws);
+          const double* F = bws.act.back().data();
+          for (int q = 0; q < n; ++q) {
+            bool correct = false;
+            sl += loss_and_grad(opt.loss, F + size_t(q) * O, O, yb[q], &dY[size_t(q) * O], &correct);
+            ok += correct;
+          }
           for (int hi = 0; hi < H; ++hi) {
-            const auto& pre = ws.act[hl[hi]];
+            const double* pre = bws.act[hl[hi]].data();
+            const size_t m = size_t(n) * a.layers[hl[hi]].in.size();
             std::uint64_t c = 0;
-            for (double v : pre) c += v > 0;
+            for (size_t q = 0; q < m; ++q) c += pre[q] > 0;
             on[hi] += c;
           }
-          std::fill(g.begin(), g.end(), 0.0);
-          backward(a, p.data(), df.data(), ws, g.data(), 1.0);
-          // Sums of d = g - g_0 and d^2 (shifted by the first sample's gradient: no cancellation).
-          if (k == 0) g0 = g;
-          double* __restrict s1 = sd.data();
-          double* __restrict s2 = sd2.data();
-          const double* __restrict gg = g.data();
-          const double* __restrict gz = g0.data();
-#pragma omp simd
-          for (size_t i = 0; i < P; ++i) {
-            const double d = gg[i] - gz[i];
-            s1[i] += d;
-            s2[i] += d * d;
-          }
+          backward_batch(a, p.data(), dY.data(), n, bws, g.data(), 1.0, sq.data());
         }
         double tot = 0;
         for (int li = 0; li < L; ++li) {
           const Layer& l = a.layers[pl[li]];
-          double tr = 0;
-          auto acc = [&](size_t off, size_t n) {
-            for (size_t i = off; i < off + n; ++i) tr += (sd2[i] - sd[i] * sd[i] / S) / (S - 1);
-          };
-          acc(l.w_off, l.w_size);
-          acc(l.b_off, l.b_size);
+          double m2 = 0;
+          for (size_t i = l.w_off; i < l.w_off + l.w_size; ++i) m2 += g[i] * g[i];
+          for (size_t i = l.b_off; i < l.b_off + l.b_size; ++i) m2 += g[i] * g[i];
+          const double tr = (sq[pl[li]] - m2 / S) / (S - 1);
           res.rec.at(c_gtrace, r, e)[li] = tr;
           res.rec.at(c_gvar, r, e)[li] = tr / double(a.layer_params(pl[li]));
           tot += tr;
@@ -172,14 +182,38 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
           for (double v : p) { mx = std::max(mx, std::abs(v)); sq += v * v; }
           if (!std::isfinite(sq) || !(mx < opt.blowup)) { dead = std::int64_t(t); break; }
         }
-        std::fill(g.begin(), g.end(), 0.0);
         double sl = 0;
-        for (int k = 0; k < B; ++k) {
-          const int y = sampler.draw(std::uint64_t(e), t, std::uint64_t(k), x.data());
-          const double* f = forward(a, p.data(), x.data(), ws);
+        for (int k = 0; k < B; ++k) yb[k] = sampler.draw(std::uint64_t(e), t, std::uint64_t(k), &Xb[size_t(k) * X]);
+        if (B == 1) {  // the SGD step in place, inside the backward pass
+          const double* f = forward(a, p.data(), Xb.data(), ws);
           bool correct = false;
-          sl += loss_and_grad(opt.loss, f, O, y, df.data(), &correct);
-          backward(a, p.data(), df.data(), ws, g.data(), 1.0 / B);
+          sl = loss_and_grad(opt.loss, f, O, yb[0], dY.data(), &correct);
+          if (!std::isfinite(sl)) { dead = std::int64_t(t); break; }
+          backward(a, p.data(), dY.data(), ws, p.data(), -eta);
+          continue;
+        }
+        if (B >= opt.batched_from) {
+          forward_batch(a, p.data(), Xb.data(), B, bws);
+          const double* F = bws.act.back().data();
+          for (int k = 0; k < B; ++k) {
+            bool correct = false;
+            sl += loss_and_grad(opt.loss, F + size_t(k) * O, O, yb[k], &dY[size_t(k) * O], &correct);
+          }
+          if (!std::isfinite(sl)) { dead = std::int64_t(t); break; }
+          if (in_place) {
+            backward_batch(a, p.data(), dY.data(), B, bws, p.data(), -eta / B);
+            continue;
+          }
+          std::fill(g.begin(), g.end(), 0.0);
+          backward_batch(a, p.data(), dY.data(), B, bws, g.data(), 1.0 / B);
+        } else {
+          std::fill(g.begin(), g.end(), 0.0);
+          for (int k = 0; k < B; ++k) {
+            const double* f = forward(a, p.data(), &Xb[size_t(k) * X], ws);
+            bool correct = false;
+            sl += loss_and_grad(opt.loss, f, O, yb[k], dY.data(), &correct);
+            backward(a, p.data(), dY.data(), ws, g.data(), 1.0 / B);
+          }
         }
         if (!std::isfinite(sl)) { dead = std::int64_t(t); break; }
         double* __restrict pp = p.data();

@@ -6,6 +6,9 @@
 #include "soret/common/error.hpp"
 #include "soret/common/parse.hpp"
 #include "soret/common/rng.hpp"
+#include "net/conv_kernels.hpp"
+
+#include <cblas.h>
 
 namespace soret::net {
 
@@ -174,11 +177,21 @@ std::size_t Architecture::max_activation() const {
 }
 
 Workspace::Workspace(const Architecture& a) {
+  // (zero-initialised slack past every buffer for the vector loads of the convolution kernels)
+  const size_t slack = kernels::kConvSlack;
   act.resize(a.layers.size() + 1);
-  act[0].resize(a.input.size());
-  for (size_t i = 0; i < a.layers.size(); ++i) act[i + 1].resize(a.layers[i].out.size());
-  d0.resize(a.max_activation());
-  d1.resize(a.max_activation());
+  act[0].resize(a.input.size() + slack);
+  for (size_t i = 0; i < a.layers.size(); ++i) act[i + 1].resize(a.layers[i].out.size() + slack);
+  d0.resize(a.max_activation() + slack);
+  d1.resize(a.max_activation() + slack);
+  size_t w = 0;
+  for (const auto& l : a.layers)
+    if (l.kind == LayerKind::conv2d) {
+      const size_t K = size_t(l.kernel), Co = size_t(l.out.c), Ho = size_t(l.out.h), Wo = size_t(l.out.w);
+      w = std::max(w, Co * Ho * ((Wo + 7) / 8 * 8));
+      w = std::max(w, Co * (Ho + 2 * K - 2) * (Wo + 2 * K - 2) + size_t(l.in.c) * Co * K * K);
+    }
+  work.assign(w + 2 * slack, 0.0);
 }
 
 namespace {
@@ -195,12 +208,36 @@ void dense_forward(const Layer& l, const double* p, const double* __restrict x, 
   }
 }
 
-/// dx (may be null) = W^T dy; gW += scale dy x^T; gb += scale dy.
+/// dx (may be null) = W^T dy; gW += scale dy x^T; gb += scale dy. g may be p itself (an SGD step
+/// in place): each weight is read for dx before it is updated.
 void dense_backward(const Layer& l, const double* p, const double* __restrict x, const double* __restrict dy,
-                    double* __restrict dx, double* __restrict g, double scale) {
+                    double* __restrict dx, double* g, double scale) {
   const int n = int(l.in.size()), m = int(l.out.size());
+  if (g == p) {
+    double* W = g + l.w_off;
+    if (dx) std::fill(dx, dx + n, 0.0);
+    for (int i = 0; i < m; ++i) {
+      const double d = dy[i];
+      if (d == 0.0) continue;
+      const double sd = scale * d;
+      double* w = W + size_t(i) * n;
+      if (dx) {
+#pragma omp simd
+        for (int j = 0; j < n; ++j) {
+          const double wj = w[j];
+          dx[j] += wj * d;
+          w[j] = wj + sd * x[j];
+        }
+      } else {
+#pragma omp simd
+        for (int j = 0; j < n; ++j) w[j] += sd * x[j];
+      }
+      if (l.bias) g[l.b_off + i] += sd;
+    }
+    return;
+  }
   const double* W = p + l.w_off;
-  double* gW = g + l.w_off;
+  double* __restrict gW = g + l.w_off;
   if (dx) std::fill(dx, dx + n, 0.0);
   for (int i = 0; i < m; ++i) {
     const double d = dy[i];
@@ -220,6 +257,10 @@ void dense_backward(const Layer& l, const double* p, const double* __restrict x,
 }
 
 void conv_forward(const Layer& l, const double* p, const double* __restrict x, double* __restrict y) {
+  if (l.stride == 1) {
+    kernels::conv_valid(x, l.in.c, l.in.h, l.in.w, p + l.w_off, l.bias ? p + l.b_off : nullptr, l.out.c, l.kernel, y);
+    return;
+  }
   const int Ci = l.in.c, H = l.in.h, Wd = l.in.w, Co = l.out.c, Ho = l.out.h, Wo = l.out.w, K = l.kernel, S = l.stride;
   const double* Wt = p + l.w_off;
   for (int co = 0; co < Co; ++co) {
@@ -249,18 +290,45 @@ void conv_forward(const Layer& l, const double* p, const double* __restrict x, d
   }
 }
 
-void conv_backward(const Layer& l, const double* p, const double* __restrict x, const double* __restrict dy,
-                   double* __restrict dx, double* __restrict g, double scale) {
+void conv_backward_strided(const Layer& l, const double* p, const double* __restrict x, const double* __restrict dy,
+                           double* __restrict dx, double* gW, double* gb, double scale);
+
+/// gW, gb: the layer's weight and bias gradient blocks (gb unused without bias).
+void conv_backward_blocks(const Layer& l, const double* p, const double* x, const double* dy, double* dx, double* gW,
+                          double* gb, double scale, double* work) {
+  if (l.stride != 1) {
+    conv_backward_strided(l, p, x, dy, dx, gW, gb, scale);
+    return;
+  }
+  if (l.bias)
+    for (int co = 0; co < l.out.c; ++co) {
+      const double* dyc = dy + size_t(co) * l.out.h * l.out.w;
+      double s = 0;
+      for (int q = 0; q < l.out.h * l.out.w; ++q) s += dyc[q];
+      gb[co] += scale * s;
+    }
+  // (dx first: gW may be the weights themselves, an SGD step in place)
+  if (dx) kernels::conv_grad_x(dy, l.out.c, l.out.h, l.out.w, p + l.w_off, l.in.c, l.kernel, dx, work);
+  kernels::conv_grad_w(x, l.in.c, l.in.h, l.in.w, dy, l.out.c, l.kernel, scale, gW, work);
+}
+
+void conv_backward(const Layer& l, const double* p, const double* x, const double* dy, double* dx, double* g,
+                   double scale, double* work) {
+  conv_backward_blocks(l, p, x, dy, dx, g + l.w_off, g + l.b_off, scale, work);
+}
+
+/// The direct loops, for any stride.
+void conv_backward_strided(const Layer& l, const double* p, const double* __restrict x, const double* __restrict dy,
+                           double* __restrict dx, double* gW, double* gb, double scale) {
   const int Ci = l.in.c, H = l.in.h, Wd = l.in.w, Co = l.out.c, Ho = l.out.h, Wo = l.out.w, K = l.kernel, S = l.stride;
   const double* Wt = p + l.w_off;
-  double* gW = g + l.w_off;
   if (dx) std::fill(dx, dx + l.in.size(), 0.0);
   for (int co = 0; co < Co; ++co) {
     const double* dyc = dy + size_t(co) * Ho * Wo;
     if (l.bias) {
       double s = 0;
       for (int q = 0; q < Ho * Wo; ++q) s += dyc[q];
-      g[l.b_off + co] += scale * s;
+      gb[co] += scale * s;
     }
     for (int ci = 0; ci < Ci; ++ci) {
       const double* xc = x + size_t(ci) * H * Wd;
@@ -328,7 +396,7 @@ void backward(const Architecture& a, const double* p, const double* dout, Worksp
     const bool need_dx = i > 0;
     switch (l.kind) {
       case LayerKind::dense: dense_backward(l, p, in, d, need_dx ? dn : nullptr, grad, scale); break;
-      case LayerKind::conv2d: conv_backward(l, p, in, d, need_dx ? dn : nullptr, grad, scale); break;
+      case LayerKind::conv2d: conv_backward(l, p, in, d, need_dx ? dn : nullptr, grad, scale, ws.work.data()); break;
       case LayerKind::relu: {
         const size_t n = l.in.size();
 #pragma omp simd
@@ -336,6 +404,184 @@ void backward(const Architecture& a, const double* p, const double* dout, Worksp
         break;
       }
       case LayerKind::flatten: std::copy_n(d, l.in.size(), dn); break;
+    }
+    std::swap(d, dn);
+  }
+}
+
+namespace {
+
+// The three products of a Dense layer over n samples, through OpenBLAS or as hand-written loops
+// (kept for the measured comparison, bench_net_deep --gemm loops).
+void gemm_forward(bool blas, int n, int no, int ni, const double* X, const double* W, double* Y) {
+  if (blas) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, no, ni, 1.0, X, ni, W, ni, 0.0, Y, no);
+    return;
+  }
+  for (int k = 0; k < n; ++k)
+    for (int i = 0; i < no; ++i) {
+      const double* w = W + size_t(i) * ni;
+      const double* x = X + size_t(k) * ni;
+      double s = 0;
+#pragma omp simd reduction(+ : s)
+      for (int j = 0; j < ni; ++j) s += w[j] * x[j];
+      Y[size_t(k) * no + i] = s;
+    }
+}
+
+void gemm_grad_w(bool blas, int n, int no, int ni, double scale, const double* dY, const double* X, double* gW) {
+  if (blas) {
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, n, scale, dY, no, X, ni, 1.0, gW, ni);
+    return;
+  }
+  for (int k = 0; k < n; ++k)
+    for (int i = 0; i < no; ++i) {
+      const double d = scale * dY[size_t(k) * no + i];
+      if (d == 0.0) continue;
+      double* g = gW + size_t(i) * ni;
+      const double* x = X + size_t(k) * ni;
+#pragma omp simd
+      for (int j = 0; j < ni; ++j) g[j] += d * x[j];
+    }
+}
+
+void gemm_grad_x(bool blas, int n, int no, int ni, const double* dY, const double* W, double* dX) {
+  if (blas) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, ni, no, 1.0, dY, no, W, ni, 0.0, dX, ni);
+    return;
+  }
+  std::fill_n(dX, size_t(n) * ni, 0.0);
+  for (int k = 0; k < n; ++k)
+    for (int i = 0; i < no; ++i) {
+      const double d = dY[size_t(k) * no + i];
+      if (d == 0.0) continue;
+      const double* w = W + size_t(i) * ni;
+      double* dx = dX + size_t(k) * ni;
+#pragma omp simd
+      for (int j = 0; j < ni; ++j) dx[j] += d * w[j];
+    }
+}
+
+}  // namespace
+
+BatchWorkspace::BatchWorkspace(const Architecture& a, int n_) : n(n_), one(a) {
+  const size_t slack = kernels::kConvSlack;
+  act.resize(a.layers.size() + 1);
+  act[0].resize(size_t(n) * a.input.size() + slack);
+  for (size_t i = 0; i < a.layers.size(); ++i) act[i + 1].resize(size_t(n) * a.layers[i].out.size() + slack);
+  d0.resize(size_t(n) * a.max_activation() + slack);
+  d1.resize(size_t(n) * a.max_activation() + slack);
+  size_t m = 0;
+  for (const auto& l : a.layers)
+    if (l.kind == LayerKind::conv2d) m = std::max(m, l.w_size + l.b_size);
+  scratch.resize(m);
+}
+
+void forward_batch(const Architecture& a, const double* p, const double* X, int n, BatchWorkspace& ws) {
+  std::copy_n(X, size_t(n) * a.input.size(), ws.act[0].data());
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    const Layer& l = a.layers[i];
+    const double* in = ws.act[i].data();
+    double* out = ws.act[i + 1].data();
+    const size_t ni = l.in.size(), no = l.out.size();
+    switch (l.kind) {
+      case LayerKind::dense:
+        gemm_forward(ws.blas, n, int(no), int(ni), in, p + l.w_off, out);
+        if (l.bias)
+          for (int k = 0; k < n; ++k) {
+            double* y = out + size_t(k) * no;
+            const double* b = p + l.b_off;
+#pragma omp simd
+            for (size_t j = 0; j < no; ++j) y[j] += b[j];
+          }
+        break;
+      case LayerKind::conv2d:
+        for (int k = 0; k < n; ++k) conv_forward(l, p, in + size_t(k) * ni, out + size_t(k) * no);
+        break;
+      case LayerKind::relu: {
+        const size_t m = size_t(n) * ni;
+#pragma omp simd
+        for (size_t j = 0; j < m; ++j) out[j] = in[j] > 0 ? in[j] : 0.0;
+        break;
+      }
+      case LayerKind::flatten: std::copy_n(in, size_t(n) * ni, out); break;
+    }
+  }
+}
+
+void backward_batch(const Architecture& a, const double* p, const double* dY, int n, BatchWorkspace& ws, double* grad,
+                    double scale, double* sq) {
+  double* d = ws.d0.data();
+  double* dn = ws.d1.data();
+  std::copy_n(dY, size_t(n) * a.layers.back().out.size(), d);
+  for (size_t i = a.layers.size(); i-- > 0;) {
+    const Layer& l = a.layers[i];
+    const double* in = ws.act[i].data();
+    const size_t ni = l.in.size(), no = l.out.size();
+    const bool need_dx = i > 0;
+    switch (l.kind) {
+      case LayerKind::dense: {
+        // dx first: grad may be p itself (an SGD step in place)
+        if (need_dx) gemm_grad_x(ws.blas, n, int(no), int(ni), d, p + l.w_off, dn);
+        gemm_grad_w(ws.blas, n, int(no), int(ni), scale, d, in, grad + l.w_off);
+        if (l.bias)
+          for (int k = 0; k < n; ++k) {
+            const double* dy = d + size_t(k) * no;
+            double* gb = grad + l.b_off;
+#pragma omp simd
+            for (size_t j = 0; j < no; ++j) gb[j] += scale * dy[j];
+          }
+        if (sq)
+          for (int k = 0; k < n; ++k) {
+            double dd = 0, xx = 0;
+            const double* dy = d + size_t(k) * no;
+            const double* x = in + size_t(k) * ni;
+            for (size_t j = 0; j < no; ++j) dd += dy[j] * dy[j];
+            for (size_t j = 0; j < ni; ++j) xx += x[j] * x[j];
+            sq[i] += scale * scale * dd * (xx + (l.bias ? 1.0 : 0.0));
+          }
+        break;
+      }
+      case LayerKind::conv2d:
+        for (int k = 0; k < n; ++k) {
+          const double* x = in + size_t(k) * ni;
+          const double* dy = d + size_t(k) * no;
+          double* dx = need_dx ? dn + size_t(k) * ni : nullptr;
+          if (sq) {  // this sample's own gradient, then added to the sum
+            double* s = ws.scratch.data();
+            std::fill_n(s, l.w_size + l.b_size, 0.0);
+            conv_backward_blocks(l, p, x, dy, dx, s, s + l.w_size, scale, ws.one.work.data());
+            double q = 0;
+            for (size_t j = 0; j < l.w_size; ++j) { q += s[j] * s[j]; grad[l.w_off + j] += s[j]; }
+            for (size_t j = 0; j < l.b_size; ++j) { q += s[l.w_size + j] * s[l.w_size + j]; grad[l.b_off + j] += s[l.w_size + j]; }
+            sq[i] += q;
+          } else if (l.stride != 1) {
+            conv_backward(l, p, x, dy, dx, grad, scale, ws.one.work.data());
+          } else {
+            if (dx) kernels::conv_grad_x(dy, l.out.c, l.out.h, l.out.w, p + l.w_off, l.in.c, l.kernel, dx, ws.one.work.data());
+          }
+        }
+        if (!sq && l.stride == 1)  // weight gradients after every sample's dx (in-place steps)
+          for (int k = 0; k < n; ++k) {
+            const double* x = in + size_t(k) * ni;
+            const double* dy = d + size_t(k) * no;
+            if (l.bias)
+              for (int co = 0; co < l.out.c; ++co) {
+                const double* dyc = dy + size_t(co) * l.out.h * l.out.w;
+                double sb = 0;
+                for (int q = 0; q < l.out.h * l.out.w; ++q) sb += dyc[q];
+                grad[l.b_off + co] += scale * sb;
+              }
+            kernels::conv_grad_w(x, l.in.c, l.in.h, l.in.w, dy, l.out.c, l.kernel, scale, grad + l.w_off, ws.one.work.data());
+          }
+        break;
+      case LayerKind::relu: {
+        const size_t m = size_t(n) * ni;
+#pragma omp simd
+        for (size_t j = 0; j < m; ++j) dn[j] = in[j] > 0 ? d[j] : 0.0;
+        break;
+      }
+      case LayerKind::flatten: std::copy_n(d, size_t(n) * ni, dn); break;
     }
     std::swap(d, dn);
   }

@@ -32,6 +32,10 @@ struct DeepOptions {
   SamplerKind sampler = SamplerKind::online;
   Loss loss = Loss::bce;
   double blowup = 1e6;     ///< |parameter| above this (or a non-finite loss) = divergence
+  /// Batches of at least this many samples (and the records' S samples) go through the batched
+  /// passes (Dense layers as matrix products); smaller ones sample by sample.
+  int batched_from = 4;
+  bool blas = true;        ///< batched Dense products by OpenBLAS (false: hand-written loops)
 };
 
 struct DeepRun {

@@ -87,6 +87,7 @@ struct Workspace {
   explicit Workspace(const Architecture& a);
   std::vector<std::vector<double>> act;
   std::vector<double> d0, d1;
+  std::vector<double> work;  ///< scratch of the convolution kernels
 };
 
 /// Forward pass of one sample x (input().size() values) with parameters p; returns the output
@@ -94,8 +95,33 @@ struct Workspace {
 const double* forward(const Architecture& a, const double* p, const double* x, Workspace& ws);
 
 /// Backward pass after forward(): dout = dL/d(output) of this sample. Adds scale * dL/dp to
-/// grad (params() values). Exact: no finite differences.
+/// grad (params() values). Exact: no finite differences. grad may be p itself with scale = -eta:
+/// one SGD step in place (every parameter is used before it is updated; strided convolutions excepted).
 void backward(const Architecture& a, const double* p, const double* dout, Workspace& ws, double* grad, double scale);
+
+/// The activations of n samples at once (rows of each layer's activations, sample-major), for
+/// the batched passes.
+struct BatchWorkspace {
+  BatchWorkspace(const Architecture& a, int n);
+  int n;
+  std::vector<std::vector<double>> act;
+  std::vector<double> d0, d1, scratch;  ///< gradients wrt activations; per-sample conv gradients
+  Workspace one;                        ///< the convolution kernels' scratch
+  bool blas = true;                     ///< Dense products by OpenBLAS (else hand-written loops)
+};
+
+/// Forward pass of n <= ws.n samples (X: n x input().size()); outputs in ws.act.back() (n x outputs).
+/// Dense layers are matrix products through OpenBLAS (cblas_dgemm); convolutions sample by sample.
+void forward_batch(const Architecture& a, const double* p, const double* X, int n, BatchWorkspace& ws);
+
+/// Backward pass after forward_batch(): dY = dL_k/d(output_k), n x outputs. Adds scale * sum_k
+/// dL_k/dp to grad. If sq is given (one entry per layer of a.layers), adds to sq[l] the sum over
+/// the samples of the squared norm of each sample's (scaled) gradient of layer l's parameters:
+/// exact, |dy_k|^2 (|x_k|^2 + 1) for Dense, from each sample's own gradient for Conv2d.
+/// Without sq, grad may be p itself with scale = -eta / n (an SGD step in place) unless a
+/// convolution has a stride > 1.
+void backward_batch(const Architecture& a, const double* p, const double* dY, int n, BatchWorkspace& ws, double* grad,
+                    double scale, double* sq = nullptr);
 
 /// PyTorch's default initialisation of nn.Linear / nn.Conv2d: every weight and bias uniform in
 /// +-1/sqrt(fan_in), drawn block by block in order from the net_init stream, counter (e, 0, ...).

@@ -1,5 +1,7 @@
 #include "soret/net/deep_study.hpp"
 
+#include <omp.h>
+
 #include <cmath>
 #include <cstdio>
 
@@ -26,7 +28,7 @@ DeepSweepOutput run_deep_sweep(const DeepSweep& s, bool quiet) {
         for (auto d : r.diverged_at) div += d >= 0;
         std::printf("  run %-18s %7.2f s  %9.0f network-steps/s  (records %.0f%% of thread time)  diverged %d/%d\n",
                     spec.name.c_str(), r.seconds, double(s.opt.ensemble) * double(s.opt.steps) / r.seconds,
-                    100.0 * r.record_seconds / (r.seconds * std::max(1, s.opt.threads > 0 ? s.opt.threads : 1)), div,
+                    100.0 * r.record_seconds / (r.seconds * (s.opt.threads > 0 ? s.opt.threads : omp_get_max_threads())), div,
                     s.opt.ensemble);
         std::fflush(stdout);
       }
@@ -38,19 +40,30 @@ DeepSweepOutput run_deep_sweep(const DeepSweep& s, bool quiet) {
 std::vector<Collapse> deep_collapses(const DeepSweep& s, const std::vector<DeepRun>& runs) {
   std::vector<Collapse> out;
   if (runs.empty() || s.opt.grad_samples < 2) return out;
-  const auto& cols = runs[0].rec.column("grad_var_layer");
-  std::vector<std::pair<std::string, int>> qs = {{"grad_var", -1}};
-  for (size_t j = 0; j < cols.labels.size(); ++j) qs.push_back({"grad_var_layer:" + cols.labels[j], int(j)});
-  auto series = [&](const DeepRun& r, int j) {
+  // (column, entry, quantity name): the gradient variance of all parameters and per layer, the
+  // activation rate per hidden layer, the weight norm per layer.
+  struct Q {
+    std::string column;
+    int j;
+    std::string name;
+  };
+  std::vector<Q> qs = {{"grad_var", 0, "grad_var"}};
+  for (const char* col : {"grad_var_layer", "activation_rate_layer", "weight_norm_layer"}) {
+    const auto& labels = runs[0].rec.column(col).labels;
+    for (size_t j = 0; j < labels.size(); ++j) qs.push_back({col, int(j), std::string(col) + ":" + labels[j]});
+  }
+  auto series = [&](const DeepRun& r, const Q& q) {
     Series x;
     x.eta = r.spec.eta;
     x.batch = r.spec.batch;
     x.t = r.t;
     x.networks = r.diverged_at.size();
-    x.v = j < 0 ? r.rec.slice("grad_var") : r.rec.slice("grad_var_layer", size_t(j));
+    x.v = r.rec.slice(q.column, size_t(q.j));
     return x;
   };
-  for (const auto& [q, j] : qs) {
+  for (const auto& qq : qs) {
+    const std::string& q = qq.name;
+    const Q& j = qq;
     if (s.etas.size() >= 2)
       for (int B : s.batches) {
         std::vector<Series> ss;

@@ -23,7 +23,9 @@ struct DeepSweep {
 
 struct DeepSweepOutput {
   std::vector<DeepRun> runs;
-  std::vector<Collapse> collapses;  ///< quantity "grad_var" and "grad_var_layer:<layer>", along eta and |B|
+  /// quantities "grad_var", "grad_var_layer:<layer>", "activation_rate_layer:<layer>",
+  /// "weight_norm_layer:<layer>" (suffix _B=... or _eta=...), along eta and |B|
+  std::vector<Collapse> collapses;
 };
 
 /// Runs every (eta, |B|) of the sweep (the same initial networks and data streams in each: common

@@ -7,7 +7,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libboost-dev libboost-program-options-dev
       libhdf5-dev hdf5-tools
-      libmuparser-dev librandom123-dev doctest-dev libomp-dev)
+      libmuparser-dev librandom123-dev doctest-dev libomp-dev
+      zlib1g-dev libopenblas-openmp-dev dataset-fashion-mnist)
 if [[ "${1:-}" == "--with-python" ]]; then
   pkgs+=(python3 python3-numpy python3-h5py python3-matplotlib)
 fi

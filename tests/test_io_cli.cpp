@@ -161,7 +161,7 @@ TEST_CASE("soret net - bad input gives one line naming the option and no file - 
     CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
     CHECK(!fs::exists(out));
   }
-  const auto o = soret_cmd("net -q --steps 60 --ensemble 8 --eta 0.05,0.1 --batch 1,2 --bootstrap 5 --out " + out);
+  const auto o = soret_cmd("net -q --steps 60 --ensemble 8 --eta 0.05,0.1 --batch 1,2 --bootstrap 5 --compare 1 --out " + out);
   REQUIRE(o.status == 0);
   auto f = h5::open_file_read(out);
   CHECK(h5::exists(f, "/runs/eta=0.05_B=2/activation_rate"));

@@ -178,3 +178,61 @@ TEST_CASE("collapse finds the exponent of synthetic curves q = exp(-t eta^2) and
   const auto cb = collapse(bp, &RunResult::activation_rate, "a", "batch", false, 0, 1);
   CHECK(cb.best == doctest::Approx(1.0).epsilon(0.03));
 }
+
+TEST_CASE("full-batch GD on a fixed training set uses every example exactly once per step") {
+  NetConfig c = small(Data::gaussian, Loss::mse);
+  c.train_size = 13;
+  RunSpec spec;
+  spec.eta = 0.1;
+  spec.mode = Mode::full_batch;
+  const auto r = train(c, spec, opts(1, 2));
+  DataSource data(c, 3);
+  for (int e = 0; e < 2; ++e) {
+    std::vector<double> W(size_t(c.N) * c.M), b(c.N), V(c.N);
+    std::vector<std::vector<double>> xs(13, std::vector<double>(c.M));
+    std::vector<double> ys(13);
+    init_network(c, 3, e, Params{W.data(), b.data(), V.data()});
+    for (int i = 0; i < 13; ++i) ys[i] = data.item(i, xs[i].data());
+    auto mean_loss = [&] {
+      double s = 0;
+      for (int i = 0; i < 13; ++i) s += loss(c, W, b, V, xs[i].data(), ys[i]);
+      return s / 13;
+    };
+    auto fd = [&](double& p) {
+      const double h = 1e-6, p0 = p;
+      p = p0 + h;
+      const double lp = mean_loss();
+      p = p0 - h;
+      const double lm = mean_loss();
+      p = p0;
+      return (lp - lm) / (2 * h);
+    };
+    for (int i = 0; i < c.N; ++i) {
+      CHECK(r.final_V[size_t(e) * c.N + i] == doctest::Approx(V[i] - spec.eta * fd(V[i])).epsilon(1e-7));
+      CHECK(r.final_b[size_t(e) * c.N + i] == doctest::Approx(b[i] - spec.eta * fd(b[i])).epsilon(1e-7));
+    }
+  }
+}
+
+TEST_CASE("a collapse search that ends at the edge of its range is reported as no collapse, not as an estimate") {
+  auto series = [](double eta, double k_true) {
+    Series s;
+    s.eta = eta;
+    s.networks = 16;
+    for (int k = 0; k <= 100; ++k) {
+      s.t.push_back(std::uint64_t(k * 10));
+      for (int e = 0; e < 16; ++e)
+        s.v.push_back(std::exp(-double(k * 10) * std::pow(eta, k_true) * 1e-3) + 1e-3 * ((e % 4) - 1.5));
+    }
+    return s;
+  };
+  // curves that do not depend on eta: the best k is the lower end of the grid
+  const auto flat = collapse({series(1, 0), series(2, 0), series(3, 0)}, "q", "eta", false, 10, 1);
+  CHECK(flat.at_edge);
+  CHECK(flat.text().find("no collapse in the range searched") == 0);
+  // a true exponent inside the range is an estimate with an interval
+  const auto two = collapse({series(1, 2), series(2, 2), series(3, 2)}, "q", "eta", false, 10, 1);
+  CHECK(!two.at_edge);
+  CHECK(two.best == doctest::Approx(2.0).epsilon(0.02));
+  CHECK(two.text().find("k = 2.0") == 0);
+}

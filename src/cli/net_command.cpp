@@ -14,6 +14,9 @@
 #include "soret/io/hdf5.hpp"
 #include "soret/io/walk_output.hpp"
 #include "soret/walk/model.hpp"
+#include "soret/io/net_output.hpp"
+#include "soret/net/dataset.hpp"
+#include "soret/net/deep_study.hpp"
 #include "soret/net/scaling.hpp"
 #include "soret/net/trainer.hpp"
 #include "soret/version.hpp"
@@ -209,6 +212,7 @@ void write_study(const std::string& path, const Study& s, const StudyOutput& o, 
     h5::attr(g, "ci_hi", c.ci_hi);
     h5::attr(g, "bootstrap", std::int64_t(c.bootstrap));
     h5::attr(g, "variable", c.variable);
+    h5::attr(g, "at_edge", std::int64_t(c.at_edge));
   }
   auto eg = h5::create_group(sc, "early");
   for (const char* qn : {"activation_rate", "v_norm_sq", "bias_mean"}) {
@@ -244,8 +248,11 @@ std::string summary(const StudyOutput& o) {
   std::string out;
   char buf[512];
   for (const auto& c : o.collapses) {
-    std::snprintf(buf, sizeof buf, "  collapse %-28s vs %-5s: best k = %.2f  (95%% CI %.2f .. %.2f)\n", c.quantity.c_str(),
-                  c.variable.c_str(), c.best, c.ci_lo, c.ci_hi);
+    if (c.at_edge)
+      std::snprintf(buf, sizeof buf, "  collapse %-28s vs %-5s: %s\n", c.quantity.c_str(), c.variable.c_str(), c.text().c_str());
+    else
+      std::snprintf(buf, sizeof buf, "  collapse %-28s vs %-5s: best k = %.2f  (95%% CI %.2f .. %.2f)\n", c.quantity.c_str(),
+                    c.variable.c_str(), c.best, c.ci_lo, c.ci_hi);
     out += buf;
   }
   for (const auto& p : o.fits) {
@@ -294,6 +301,151 @@ std::string summary(const StudyOutput& o) {
   return out;
 }
 
+struct DeepCli {
+  std::string arch, data, data_dir, split, sampler;
+  int kernel = 5, stride = 1, classes = 2, grad_samples = 256;
+};
+
+/// Builds the data sets, the architecture and the options of a generic-backend sweep.
+DeepSweep make_sweep(const Study& s, const DeepCli& d) {
+  DeepSweep w;
+  const bool image = d.data == "fashion-mnist" || d.data == "cifar10";
+  if (image) {
+    std::string dir = d.data_dir;
+    if (dir.empty()) {
+      if (d.data == "cifar10") throw InputError("data-dir", "--data-dir: the CIFAR-10 binary files' directory is required");
+      dir = fashion_mnist_default_dir();
+    }
+    auto read = [&](const std::string& split) -> std::shared_ptr<const Dataset> {
+      if (d.data == "fashion-mnist") return read_fashion_mnist(dir, split, d.classes);
+      return read_cifar10(dir, split, d.classes);
+    };
+    w.train = read("train");
+    w.eval = d.split == "test" ? read("test") : w.train;
+  } else {
+    w.train = std::make_shared<SyntheticDataset>(s.cfg, s.opt.seed);
+    w.eval = w.train;
+  }
+  if (s.cfg.init.kind != Init::Kind::pytorch)
+    throw InputError("init", "--init gaussian is available for the two-layer backend only (--arch twolayer on synthetic data)");
+  w.arch = std::make_shared<Architecture>(Architecture::parse(d.arch, w.train->input(), d.classes > 2 ? d.classes : 1,
+                                                              d.kernel, d.stride, s.cfg.N, image || s.cfg.biases()));
+  w.etas = s.etas;
+  w.batches = s.batches;
+  w.bootstrap = s.bootstrap;
+  w.opt.ensemble = s.opt.ensemble;
+  w.opt.steps = s.opt.steps;
+  w.opt.record_every = s.opt.record_every;
+  w.opt.seed = s.opt.seed;
+  w.opt.threads = s.opt.threads;
+  w.opt.progress = s.opt.progress;
+  w.opt.grad_samples = d.grad_samples;
+  w.opt.loss = s.cfg.loss;
+  w.opt.sampler = d.sampler == "auto" ? (w.train->size() == 0 ? SamplerKind::online : SamplerKind::replacement)
+                                      : parse_sampler(d.sampler);
+  for (int B : w.batches) Sampler check(*w.train, w.opt.sampler, B, w.opt.seed);  // throws on a bad combination
+  return w;
+}
+
+std::vector<Parameter> deep_params(const DeepSweep& w, const DeepCli& d, const Study& s) {
+  std::string etas, batches;
+  for (double e : w.etas) etas += (etas.empty() ? "" : ",") + fmtd(e);
+  for (int b : w.batches) batches += (batches.empty() ? "" : ",") + std::to_string(b);
+  return {{"backend", std::string("generic")}, {"arch", d.arch}, {"kernel", std::int64_t(d.kernel)},
+          {"stride", std::int64_t(d.stride)}, {"classes", std::int64_t(d.classes)}, {"loss", to_string(w.opt.loss)},
+          {"data", d.data}, {"data_dir", d.data_dir}, {"split", d.split}, {"inputs", std::int64_t(s.cfg.M)},
+          {"labels", to_string(s.cfg.labels)}, {"train_size", std::int64_t(s.cfg.train_size)},
+          {"sampler", to_string(w.opt.sampler)}, {"grad_samples", std::int64_t(w.opt.grad_samples)},
+          {"eta", etas}, {"batch", batches}, {"ensemble", std::int64_t(w.opt.ensemble)},
+          {"steps", std::int64_t(w.opt.steps)}, {"record_every", std::int64_t(w.opt.record_every)},
+          {"init", std::string("pytorch")}, {"seed", std::int64_t(w.opt.seed)},
+          {"threads", std::int64_t(w.opt.threads)}, {"bootstrap", std::int64_t(w.bootstrap)}};
+}
+
+/// One generic-backend sweep into one HDF5 file.
+int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quiet) {
+  {  // fail early (exit 2) on an unwritable path, before any training
+    h5::AtomicFile probe_file(out);
+  }
+  const DeepSweep w = make_sweep(s, d);
+  if (!quiet)
+    std::printf("soret net %s: %s, %zu parameters, %s, %s loss, E=%d, %llu steps, S=%d\n", soret::version,
+                w.arch->text.c_str(), w.arch->params(), w.train->describe().c_str(), to_string(w.opt.loss).c_str(),
+                w.opt.ensemble, (unsigned long long)w.opt.steps, w.opt.grad_samples);
+  const auto o = run_deep_sweep(w, quiet);
+  write_deep_sweep(out, w, o, deep_params(w, d, s));
+  if (!quiet) {
+    std::fputs(deep_summary(w, o).c_str(), stdout);
+    std::printf("  wrote %s\n", out.c_str());
+  }
+  return 0;
+}
+
+/// --study deep: the paper's deep-network experiments at sizes that run in minutes.
+int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, bool quiet) {
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) throw InputError("out", "--out: cannot create directory '" + out + "'");
+  struct Part {
+    const char* name;
+    const char* arch;
+    const char* data;
+    int inputs, classes;
+    std::vector<double> etas;
+    std::vector<int> batches;
+    int E;
+    long long T, K;
+    int S;
+  };
+  const std::vector<Part> parts = {
+      {"fc6_gaussian_eta", "fc:100,100,100,100,100", "gaussian", 100, 2, {0.025, 0.05, 0.075, 0.1}, {1}, 64, 20000, 200, 128},
+      {"cnn6_fmnist_eta", "conv:10,10,10,10,10,10", "fashion-mnist", 0, 10, {0.0025, 0.005, 0.0075, 0.01}, {1}, 16, 8000, 200, 64},
+      {"fc300_fmnist_eta", "fc:300", "fashion-mnist", 0, 10, {0.025, 0.05, 0.075, 0.1}, {100}, 8, 1000, 25, 64},
+      {"fc300_fmnist_batch", "fc:300", "fashion-mnist", 0, 10, {0.02}, {50, 100, 200}, 8, 1000, 25, 64}};
+  std::string md = "# soret net --study deep\n\nsoret " + std::string(soret::version) +
+                   ". Gradient variance: unbiased variance over S fresh samples of each parameter's per-sample "
+                   "gradient, summed over all parameters and divided by their number (grad_var), also per layer. "
+                   "Collapse: best exponent k of tau = t eta^k (or t / |B|^k) with a bootstrap 95% interval over "
+                   "networks.\n";
+  for (const auto& p : parts) {
+    Study s = base;
+    DeepCli d = dbase;
+    d.arch = p.arch;
+    d.data = p.data;
+    d.classes = p.classes;
+    d.grad_samples = p.S;
+    d.sampler = "auto";
+    d.split = "train";
+    s.cfg.loss = p.classes > 2 ? Loss::ce : Loss::bce;
+    if (p.inputs > 0) s.cfg.M = p.inputs;
+    s.cfg.data = Data::gaussian;
+    s.cfg.labels = Labels::random;
+    s.cfg.train_size = 0;
+    s.etas = p.etas;
+    s.batches = p.batches;
+    s.opt.ensemble = p.E;
+    s.opt.steps = std::uint64_t(p.T);
+    s.opt.record_every = std::uint64_t(p.K);
+    const DeepSweep w = make_sweep(s, d);
+    char head[512];
+    std::snprintf(head, sizeof head, "%s: %s, %zu parameters, %s, %s loss, E = %d, %lld steps, records every %lld with S = %d",
+                  p.name, w.arch->text.c_str(), w.arch->params(), w.train->describe().c_str(),
+                  to_string(w.opt.loss).c_str(), p.E, p.T, p.K, p.S);
+    if (!quiet) std::printf("study %s\n", head);
+    const auto o = run_deep_sweep(w, quiet);
+    write_deep_sweep(out + "/" + p.name + ".h5", w, o, deep_params(w, d, s));
+    const std::string sm = deep_summary(w, o);
+    if (!quiet) std::fputs(sm.c_str(), stdout);
+    md += "\n## " + std::string(head) + "\n\n```\n" + sm + "```\n";
+  }
+  {
+    std::ofstream f(out + "/summary.md");
+    f << md;
+  }
+  if (!quiet) std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_net_deep.py %s\n", out.c_str(), out.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int net_main(int argc, char** argv) {
@@ -304,12 +456,20 @@ int net_main(int argc, char** argv) {
   desc.add_options()
     ("help,h", "print this help and exit")
     ("config", po::value<std::string>(), "INI file with option = value lines (command line wins)")
-    ("study", po::value<std::string>()->default_value(""), "'paper': the paper's two-layer experiments (Fig. 2 top row, Figs. 3-10) into --out DIR")
+    ("study", po::value<std::string>()->default_value(""), "'paper': the paper's two-layer experiments (Fig. 2 top row, Figs. 3-10); 'deep': deep nets and Fashion-MNIST (Fig. 2 middle and bottom rows, Figs. 11-14 setting); into --out DIR")
+    ("arch", po::value<std::string>()->default_value("twolayer"), "twolayer (--inputs/--hidden) | fc:W1,W2,... (hidden widths, ReLU) | conv:C1,C2,... (convolutions, ReLU, then one dense output layer)")
+    ("kernel", po::value<int>()->default_value(5), "conv: kernel size K")
+    ("stride", po::value<int>()->default_value(1), "conv: stride S (no padding)")
+    ("classes", po::value<int>()->default_value(2), "2: one logit (binary task; on images: class is even) | C > 2: C logits with --loss ce")
+    ("data-dir", po::value<std::string>()->default_value(""), "directory of the image data set (fashion-mnist: where Debian's dataset-fashion-mnist puts it)")
+    ("split", po::value<std::string>()->default_value("train"), "image data: the set the records are measured on (train | test); training uses train")
+    ("grad-samples", po::value<int>()->default_value(256), "deep nets: fresh samples S per record for the gradient variance, activation rates, loss, accuracy")
+    ("sampler", po::value<std::string>()->default_value("auto"), "deep nets: online | replacement | epoch | full (auto: online for fresh synthetic data, else replacement)")
     ("inputs", po::value<int>()->default_value(10), "input dimension M")
     ("hidden", po::value<int>()->default_value(10), "hidden units N")
-    ("data", po::value<std::string>()->default_value("gaussian"), "gaussian (x ~ N(0,I), with biases) | uniform (x ~ U(0,1)^M, no biases)")
+    ("data", po::value<std::string>()->default_value("gaussian"), "gaussian (x ~ N(0,I), with biases) | uniform (x ~ U(0,1)^M, no biases) | fashion-mnist | cifar10 (pixel / 255)")
     ("labels", po::value<std::string>()->default_value("random"), "random (independent of x) | teacher (a fixed random ReLU net)")
-    ("loss", po::value<std::string>()->default_value("bce"), "bce (with logits) | mse")
+    ("loss", po::value<std::string>()->default_value("auto"), "bce (with logits) | mse | ce (softmax cross-entropy; auto: bce for 2 classes, ce otherwise)")
     ("eta", po::value<std::string>()->default_value("0.025,0.05,0.075,0.1"), "learning rates (comma list)")
     ("batch", po::value<std::string>()->default_value("1"), "batch sizes (comma list)")
     ("ensemble", po::value<int>()->default_value(256), "networks per run")
@@ -320,7 +480,7 @@ int net_main(int argc, char** argv) {
     ("probe", po::value<int>()->default_value(0), "also the activation rate on P fixed probe samples at each record")
     ("grid-v", po::value<std::string>()->default_value("-1:1:40"), "(V_i, b_i) density grid along V: LO:HI:BINS (BINS 0: off)")
     ("grid-b", po::value<std::string>()->default_value("-1:1:40"), "... along b: LO:HI:BINS")
-    ("compare", po::value<bool>()->default_value(true), "also full-batch GD and frozen-V SGD at the largest eta (mechanism)")
+    ("compare", po::value<bool>()->default_value(false), "1: also full-batch GD and frozen-V SGD at the largest eta (mechanism; slow)")
     ("full-batch", po::value<int>()->default_value(1024), "samples per full-batch gradient (online data)")
     ("early", po::value<long long>()->default_value(0), "early-time window of the rate fits (slope at t=0 of a quadratic; 0: steps/10)")
     ("bootstrap", po::value<int>()->default_value(200), "bootstrap resamples for collapse intervals")
@@ -336,9 +496,18 @@ int net_main(int argc, char** argv) {
   Study s;
   s.cfg.M = vm["inputs"].as<int>();
   s.cfg.N = vm["hidden"].as<int>();
-  s.cfg.data = parse_data(vm["data"].as<std::string>());
+  const std::string data_name = vm["data"].as<std::string>();
+  const bool image = data_name == "fashion-mnist" || data_name == "cifar10";
+  s.cfg.data = image ? Data::gaussian : parse_data(data_name);
   s.cfg.labels = parse_labels(vm["labels"].as<std::string>());
-  s.cfg.loss = parse_loss(vm["loss"].as<std::string>());
+  const int classes = vm["classes"].as<int>();
+  if (classes < 2 || classes > 1000) throw InputError("classes", "--classes must be in [2, 1000]");
+  const std::string loss_name = vm["loss"].as<std::string>();
+  s.cfg.loss = parse_loss(loss_name == "auto" ? (classes > 2 ? "ce" : "bce") : loss_name);
+  if ((s.cfg.loss == Loss::ce) != (classes > 2))
+    throw InputError("loss", "--loss ce goes with --classes > 2, bce and mse with --classes 2");
+  const std::string arch_name = vm["arch"].as<std::string>();
+  const bool generic = arch_name != "twolayer" || image || classes != 2;
   s.cfg.init = Init::parse(vm["init"].as<std::string>());
   const long long n = vm["train-size"].as<long long>();
   if (n < 0) throw InputError("train-size", "--train-size must be >= 0");
@@ -390,7 +559,24 @@ int net_main(int argc, char** argv) {
   if (s.bootstrap < 0) throw InputError("bootstrap", "--bootstrap must be >= 0");
   const std::string out = vm["out"].as<std::string>();
   const std::string study = vm["study"].as<std::string>();
-  if (!study.empty() && study != "paper") throw InputError("study", "--study must be 'paper'");
+  if (!study.empty() && study != "paper" && study != "deep") throw InputError("study", "--study must be 'paper' or 'deep'");
+
+  DeepCli d;
+  d.arch = arch_name;
+  d.data = data_name;
+  d.kernel = vm["kernel"].as<int>();
+  d.stride = vm["stride"].as<int>();
+  d.classes = classes;
+  d.data_dir = vm["data-dir"].as<std::string>();
+  d.split = vm["split"].as<std::string>();
+  d.grad_samples = vm["grad-samples"].as<int>();
+  d.sampler = vm["sampler"].as<std::string>();
+  if (d.grad_samples != 0 && d.grad_samples < 2) throw InputError("grad-samples", "--grad-samples must be 0 or >= 2");
+  if (d.split != "train" && d.split != "test") throw InputError("split", "--split must be train or test");
+  if (!image && d.split != "train") throw InputError("split", "--split test needs an image data set (--data fashion-mnist or cifar10)");
+  if (d.sampler != "auto") parse_sampler(d.sampler);
+  if (study == "deep") return deep_study(s, d, out, quiet);
+  if (generic) return deep_run(s, d, out, quiet);
 
   auto params = [&](const Study& st) {
     std::string etas, batches;

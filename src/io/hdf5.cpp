@@ -163,6 +163,7 @@ std::string read_attr_string(hid_t loc, const std::string& name) {
   Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(mem, n);
   H5Tset_strpad(mem, H5T_STR_NULLPAD);
+  H5Tset_cset(mem, H5Tget_cset(type));  // (UTF-8 attributes: no charset conversion)
   check(H5Aread(a, mem, s.data()), "read attr " + name);
   while (!s.empty() && s.back() == '\0') s.pop_back();
   return s;

@@ -37,7 +37,7 @@ void NetConfig::validate() const {
 
 std::string to_string(Data d) { return d == Data::gaussian ? "gaussian" : "uniform"; }
 std::string to_string(Labels l) { return l == Labels::random ? "random" : "teacher"; }
-std::string to_string(Loss l) { return l == Loss::bce ? "bce" : "mse"; }
+std::string to_string(Loss l) { return l == Loss::bce ? "bce" : l == Loss::mse ? "mse" : "ce"; }
 Data parse_data(const std::string& s) {
   if (s == "gaussian") return Data::gaussian;
   if (s == "uniform") return Data::uniform;
@@ -51,7 +51,8 @@ Labels parse_labels(const std::string& s) {
 Loss parse_loss(const std::string& s) {
   if (s == "bce") return Loss::bce;
   if (s == "mse") return Loss::mse;
-  throw InputError("loss", "--loss must be bce or mse (got '" + s + "')");
+  if (s == "ce") return Loss::ce;
+  throw InputError("loss", "--loss must be bce, mse or ce (got '" + s + "')");
 }
 
 void init_network(const NetConfig& c, std::uint64_t seed, std::uint64_t e, Params p) {
@@ -129,6 +130,16 @@ double DataSource::sample(std::uint64_t e, std::uint64_t t, std::uint64_t k, dou
   }
   draw_x(e, t, k, x, int(rng::Stream::net_data));
   return label(x, rng::draw(key, e, t, k, 1)[0]);
+}
+
+double DataSource::sample_from(int stream, std::uint64_t a, std::uint64_t b, std::uint64_t c, double* x) const {
+  draw_x(a, b, c, x, stream);
+  return label(x, rng::draw(rng::make_key(seed_, static_cast<rng::Stream>(stream)), a, b, c, 1)[0]);
+}
+
+double DataSource::item(std::uint64_t i, double* x) const {
+  std::copy_n(&set_x_[i * c_.M], c_.M, x);
+  return set_y_[i];
 }
 
 double DataSource::probe(std::uint64_t k, double* x) const {

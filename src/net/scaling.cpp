@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "soret/common/rng.hpp"
@@ -14,15 +15,15 @@ struct Curve {
   std::vector<double> t, m, se;
 };
 
-/// Ensemble mean and SE of a field over the networks listed in `nets` (NaN = diverged: skipped).
-Curve curve(const RunResult& r, Field f, bool square, const std::vector<int>& nets) {
-  const size_t E = r.diverged_at.size();
+/// Ensemble mean and SE of a series over the networks listed in `nets` (NaN = diverged: skipped).
+Curve curve(const Series& r, bool square, const std::vector<int>& nets) {
+  const size_t E = r.networks;
   Curve c;
   for (size_t k = 0; k < r.t.size(); ++k) {
     double s = 0, s2 = 0;
     int n = 0;
     for (int e : nets) {
-      double v = (r.*f)[k * E + e];
+      double v = r.v[k * E + e];
       if (!std::isfinite(v)) continue;
       if (square) v *= v;
       s += v; s2 += v * v; ++n;
@@ -76,27 +77,35 @@ double argmin(const std::vector<double>& k, const std::vector<double>& v) {
 
 }  // namespace
 
-Collapse collapse(const std::vector<const RunResult*>& runs, Field f, const std::string& quantity,
-                  const std::string& variable, bool square, int bootstrap, std::uint64_t seed) {
+std::string Collapse::text() const {
+  char b[128];
+  if (at_edge) std::snprintf(b, sizeof b, "no collapse in the range searched [%.2f, %.2f]", k.front(), k.back());
+  else std::snprintf(b, sizeof b, "k = %.2f [%.2f, %.2f]", best, ci_lo, ci_hi);
+  return b;
+}
+
+Collapse collapse(const std::vector<Series>& runs, const std::string& quantity, const std::string& variable, bool square,
+                  int bootstrap, std::uint64_t seed) {
   Collapse out;
   out.quantity = quantity;
   out.variable = variable;
   out.bootstrap = bootstrap;
   for (double k = 0.0; k <= 3.0 + 1e-9; k += 0.02) out.k.push_back(k);
   std::vector<double> s;
-  for (const auto* r : runs) s.push_back(variable == "eta" ? r->spec.eta : 1.0 / r->spec.batch);
-  const int E = int(runs[0]->diverged_at.size());
+  for (const auto& r : runs) s.push_back(variable == "eta" ? r.eta : 1.0 / r.batch);
+  const int E = int(runs[0].networks);
   std::vector<int> all(E);
   for (int e = 0; e < E; ++e) all[e] = e;
   auto metrics = [&](const std::vector<int>& nets) {
     std::vector<Curve> cs;
-    for (const auto* r : runs) cs.push_back(curve(*r, f, square, nets));
+    for (const auto& r : runs) cs.push_back(curve(r, square, nets));
     std::vector<double> m;
     for (double k : out.k) m.push_back(metric(cs, s, k));
     return m;
   };
   out.metric = metrics(all);
   out.best = argmin(out.k, out.metric);
+  out.at_edge = out.best == out.k.front() || out.best == out.k.back();
   std::vector<double> boots;
   const auto key = rng::make_key(seed, rng::Stream::check_replica);
   for (int bs = 0; bs < bootstrap; ++bs) {
@@ -110,6 +119,13 @@ Collapse collapse(const std::vector<const RunResult*>& runs, Field f, const std:
     out.ci_hi = boots[size_t(0.975 * (boots.size() - 1))];
   }
   return out;
+}
+
+Collapse collapse(const std::vector<const RunResult*>& runs, Field f, const std::string& quantity,
+                  const std::string& variable, bool square, int bootstrap, std::uint64_t seed) {
+  std::vector<Series> ss;
+  for (const auto* r : runs) ss.push_back(Series{r->spec.eta, r->spec.batch, r->t, r->*f, r->diverged_at.size()});
+  return collapse(ss, quantity, variable, square, bootstrap, seed);
 }
 
 EarlyRate early_rate(const RunResult& r, Field f, const std::string& quantity, bool square, std::uint64_t t_end) {

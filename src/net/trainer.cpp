@@ -130,8 +130,12 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
       init_network(c, opt.seed, std::uint64_t(e), Params{Winit.data(), b.data(), V.data()});
       for (int i = 0; i < N; ++i)
         for (int j = 0; j < M; ++j) W[size_t(j) * P + i] = Winit[size_t(i) * M + j];
+      // Full-batch GD on a fixed training set uses every example exactly once per step.
+      const bool full_pass = spec.mode == Mode::full_batch && c.train_size > 0;
       auto load = [&](std::uint64_t t, std::vector<double>& Xb, std::vector<double>& Yb) {
-        for (int k = 0; k < B; ++k) Yb[k] = data.sample(std::uint64_t(e), t, std::uint64_t(k), &Xb[size_t(k) * M]);
+        for (int k = 0; k < B; ++k)
+          Yb[k] = full_pass ? data.item(std::uint64_t(k), &Xb[size_t(k) * M])
+                            : data.sample(std::uint64_t(e), t, std::uint64_t(k), &Xb[size_t(k) * M]);
       };
       auto forward = [&](const std::vector<double>& Xb, std::vector<double>& Hb) {
         for (int ib = 0; ib < P; ib += 8)

@@ -22,6 +22,8 @@ enum class Stream : std::uint64_t {
   net_teacher = 19,     ///< teacher network weights
   net_dataset = 20,     ///< fixed finite training set
   check_replica = 32,   ///< seeds of validation replicas
+  net_grad_samples = 21,  ///< fresh samples of the gradient-variance records: counter (network, step, sample, 0)
+  net_shuffle = 22,       ///< epoch-wise shuffles of a fixed set: counter (network, epoch, position, 0)
 };
 
 using Philox = r123::Philox4x64;

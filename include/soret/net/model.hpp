@@ -12,7 +12,7 @@ namespace soret::net {
 
 enum class Data { gaussian, uniform };   ///< x ~ N(0, I) (with biases) or x ~ U(0,1)^M (no biases)
 enum class Labels { random, teacher };   ///< y ~ Bernoulli(1/2) independent of x, or y = 1[teacher(x) > 0]
-enum class Loss { bce, mse };            ///< BCE with logits (dL/df = sigmoid(f) - y), or (f - y)^2 / 2
+enum class Loss { bce, mse, ce };        ///< BCE with logits (dL/df = sigmoid(f) - y), (f - y)^2 / 2, or softmax cross-entropy
 
 struct Init {
   enum class Kind { pytorch, gaussian } kind = Kind::pytorch;
@@ -59,6 +59,10 @@ class DataSource {
   DataSource(const NetConfig& c, std::uint64_t seed);
   /// Fills x (M values) and returns the label of sample k at step t for network e.
   double sample(std::uint64_t e, std::uint64_t t, std::uint64_t k, double* x) const;
+  /// A sample from stream s at counter (a, b, c); for s = net_data this is sample(a, b, c).
+  double sample_from(int stream, std::uint64_t a, std::uint64_t b, std::uint64_t c, double* x) const;
+  /// Example i of the fixed training set (train_size > 0).
+  double item(std::uint64_t i, double* x) const;
   /// A probe sample (stream net_probe), the same for all networks.
   double probe(std::uint64_t k, double* x) const;
 

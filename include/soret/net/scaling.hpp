@@ -17,7 +17,25 @@ struct Collapse {
   std::vector<double> metric;      ///< spread between curves at equal tau, in units of their SE^2
   double best = 0, ci_lo = 0, ci_hi = 0;  ///< best exponent and bootstrap 95% interval
   int bootstrap = 0;
+  /// The best exponent is an end of the grid: no collapse in the range searched (best and the
+  /// interval are then not estimates and are not reported as such).
+  bool at_edge = false;
+  /// "k = 1.94 [1.92, 1.96]" or "no collapse in the range searched [0, 3]".
+  std::string text() const;
 };
+
+/// A records x networks series of one run of a sweep (NaN = diverged), for the analyses.
+struct Series {
+  double eta = 0;
+  int batch = 1;
+  std::vector<std::uint64_t> t;  ///< record steps
+  std::vector<double> v;         ///< records x networks
+  std::size_t networks = 0;
+};
+
+/// As below, on series of any trainer.
+Collapse collapse(const std::vector<Series>& runs, const std::string& quantity, const std::string& variable, bool square,
+                  int bootstrap, std::uint64_t seed);
 
 /// Collapse of the ensemble-mean curves of `runs` (which differ in `variable`) under
 /// tau = t * s^k, s = eta or 1/B; metric(k) = mean over 40 tau points of

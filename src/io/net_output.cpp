@@ -1,0 +1,99 @@
+#include "soret/io/net_output.hpp"
+
+#include <variant>
+
+#include "soret/io/hdf5.hpp"
+#include "soret/version.hpp"
+
+namespace soret {
+
+void write_columns(hid_t g, const net::Recorder& rec) {
+  const hsize_t R = rec.records(), E = rec.networks();
+  for (const auto& c : rec.columns()) {
+    if (c.labels.empty()) h5::write(g, c.name, c.v, {R, E}, c.unit);
+    else h5::write(g, c.name, c.v, {R, E, hsize_t(c.labels.size())}, c.unit);
+  }
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ";") + x;
+  return s;
+}
+
+}  // namespace
+
+void write_deep_sweep(const std::string& path, const net::DeepSweep& s, const net::DeepSweepOutput& o,
+                      const std::vector<Parameter>& params) {
+  h5::AtomicFile file(path);
+  write_h5md_header(file.id(), "net");
+  {
+    auto g = h5::create_group(file.id(), "parameters");
+    for (const auto& p : params) std::visit([&](const auto& v) { h5::attr(g, p.name, v); }, p.value);
+    h5::attr(g, "program_version", std::string(soret::version));
+    h5::attr(g, "architecture", s.arch->text);
+    h5::attr(g, "dataset", s.train->describe());
+    h5::attr(g, "eval_dataset", s.eval->describe());
+    h5::attr(g, "dataset_checksums", s.train->checksums() + (s.eval != s.train && !s.eval->checksums().empty()
+                                                                  ? ";" + s.eval->checksums() : ""));
+  }
+  const auto& a = *s.arch;
+  {
+    auto g = h5::create_group(file.id(), "architecture");
+    std::vector<std::string> names, kinds;
+    std::vector<std::int64_t> off, size;
+    for (const auto& b : a.blocks) {
+      names.push_back(b.name);
+      off.push_back(std::int64_t(b.offset));
+      size.push_back(std::int64_t(b.size));
+    }
+    h5::attr(g, "description", a.text);
+    h5::attr(g, "blocks", join(names));
+    h5::write(g, "block_offset", off, {off.size()});
+    h5::write(g, "block_size", size, {size.size()});
+    h5::attr(g, "params", std::int64_t(a.params()));
+  }
+  std::vector<std::string> lnames, hnames;
+  for (int l : a.param_layers()) lnames.push_back(a.layers[l].name);
+  for (int l : a.relu_layers()) hnames.push_back(a.layers[l - 1].name);
+  auto runs = h5::create_group(file.id(), "runs");
+  for (const auto& r : o.runs) {
+    auto g = h5::create_group(runs, r.spec.name);
+    const hsize_t E = r.diverged_at.size();
+    h5::attr(g, "eta", r.spec.eta);
+    h5::attr(g, "batch", std::int64_t(r.spec.batch));
+    h5::attr(g, "mode", std::string("sgd"));
+    h5::attr(g, "seconds", r.seconds);
+    h5::attr(g, "record_seconds", r.record_seconds);
+    h5::attr(g, "layers", join(lnames));
+    h5::attr(g, "hidden_layers", join(hnames));
+    h5::write(g, "step", r.t, {r.t.size()}, "steps");
+    write_columns(g, r.rec);
+    h5::write(g, "diverged_at", std::vector<std::int64_t>(r.diverged_at), {E}, "steps");
+    h5::write(g, "final_params", r.final_params, {E, hsize_t(a.params())});
+  }
+  auto sc = h5::create_group(file.id(), "scaling");
+  h5::attr(sc, "description", std::string("collapse: tau = t * eta^k or t / B^k; metric = spread between ensemble-mean "
+                                          "curves at equal tau in units of their SE^2; best k with a bootstrap 95% "
+                                          "interval over networks; at_edge = 1: no collapse in the range searched"));
+  auto cg = h5::create_group(sc, "collapse");
+  for (const auto& c : o.collapses) {
+    std::string name = c.quantity + "_vs_" + c.variable;
+    for (auto& ch : name)
+      if (ch == ':') ch = '.';
+    auto g = h5::create_group(cg, name);
+    h5::write(g, "k", c.k, {c.k.size()});
+    h5::write(g, "metric", c.metric, {c.metric.size()});
+    h5::attr(g, "best", c.best);
+    h5::attr(g, "ci_lo", c.ci_lo);
+    h5::attr(g, "ci_hi", c.ci_hi);
+    h5::attr(g, "at_edge", std::int64_t(c.at_edge));
+    h5::attr(g, "bootstrap", std::int64_t(c.bootstrap));
+    h5::attr(g, "variable", c.variable);
+  }
+  file.commit();
+}
+
+}  // namespace soret

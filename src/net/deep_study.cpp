@@ -1,0 +1,120 @@
+#include "soret/net/deep_study.hpp"
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstdio>
+
+namespace soret::net {
+
+std::string run_name(double eta, int batch) {
+  char b[64];
+  std::snprintf(b, sizeof b, "eta=%g_B=%d", eta, batch);
+  return b;
+}
+
+DeepSweepOutput run_deep_sweep(const DeepSweep& s, bool quiet) {
+  DeepSweepOutput out;
+  for (int B : s.batches)
+    for (double eta : s.etas) {
+      RunSpec spec;
+      spec.eta = eta;
+      spec.batch = B;
+      spec.name = run_name(eta, B);
+      out.runs.push_back(train_deep(*s.arch, *s.train, *s.eval, spec, s.opt));
+      if (!quiet) {
+        const auto& r = out.runs.back();
+        int div = 0;
+        for (auto d : r.diverged_at) div += d >= 0;
+        std::printf("  run %-18s %7.2f s  %9.0f network-steps/s  (records %.0f%% of thread time)  diverged %d/%d\n",
+                    spec.name.c_str(), r.seconds, double(s.opt.ensemble) * double(s.opt.steps) / r.seconds,
+                    100.0 * r.record_seconds / (r.seconds * (s.opt.threads > 0 ? s.opt.threads : omp_get_max_threads())), div,
+                    s.opt.ensemble);
+        std::fflush(stdout);
+      }
+    }
+  out.collapses = deep_collapses(s, out.runs);
+  return out;
+}
+
+std::vector<Collapse> deep_collapses(const DeepSweep& s, const std::vector<DeepRun>& runs) {
+  std::vector<Collapse> out;
+  if (runs.empty() || s.opt.grad_samples < 2) return out;
+  // (column, entry, quantity name): the gradient variance of all parameters and per layer, the
+  // activation rate per hidden layer, the weight norm per layer.
+  struct Q {
+    std::string column;
+    int j;
+    std::string name;
+  };
+  std::vector<Q> qs = {{"grad_var", 0, "grad_var"}};
+  for (const char* col : {"grad_var_layer", "activation_rate_layer", "weight_norm_layer"}) {
+    const auto& labels = runs[0].rec.column(col).labels;
+    for (size_t j = 0; j < labels.size(); ++j) qs.push_back({col, int(j), std::string(col) + ":" + labels[j]});
+  }
+  auto series = [&](const DeepRun& r, const Q& q) {
+    Series x;
+    x.eta = r.spec.eta;
+    x.batch = r.spec.batch;
+    x.t = r.t;
+    x.networks = r.diverged_at.size();
+    x.v = r.rec.slice(q.column, size_t(q.j));
+    return x;
+  };
+  for (const auto& qq : qs) {
+    const std::string& q = qq.name;
+    const Q& j = qq;
+    if (s.etas.size() >= 2)
+      for (int B : s.batches) {
+        std::vector<Series> ss;
+        for (const auto& r : runs)
+          if (r.spec.batch == B) ss.push_back(series(r, j));
+        auto c = collapse(ss, q, "eta", false, s.bootstrap, s.opt.seed);
+        c.quantity += "_B=" + std::to_string(B);
+        out.push_back(c);
+      }
+    if (s.batches.size() >= 2)
+      for (double eta : s.etas) {
+        std::vector<Series> ss;
+        for (const auto& r : runs)
+          if (r.spec.eta == eta) ss.push_back(series(r, j));
+        auto c = collapse(ss, q, "batch", false, s.bootstrap, s.opt.seed);
+        char b[32];
+        std::snprintf(b, sizeof b, "_eta=%g", eta);
+        c.quantity += b;
+        out.push_back(c);
+      }
+  }
+  return out;
+}
+
+std::string deep_summary(const DeepSweep& s, const DeepSweepOutput& o) {
+  std::string out;
+  char buf[512];
+  for (const auto& r : o.runs) {
+    if (s.opt.grad_samples < 2) break;
+    const auto gv = r.rec.slice("grad_var"), acc = r.rec.slice("accuracy");
+    const size_t E = r.diverged_at.size(), R = r.records();
+    auto mean = [&](const std::vector<double>& v, size_t k, double* se) {
+      double m = 0, m2 = 0;
+      int n = 0;
+      for (size_t e = 0; e < E; ++e)
+        if (std::isfinite(v[k * E + e])) { m += v[k * E + e]; m2 += v[k * E + e] * v[k * E + e]; ++n; }
+      m /= std::max(n, 1);
+      *se = n > 1 ? std::sqrt(std::max(0.0, m2 / n - m * m) / (n - 1)) : NAN;
+      return m;
+    };
+    double s0, s1, sa;
+    const double g0 = mean(gv, 0, &s0), g1 = mean(gv, R - 1, &s1), a1 = mean(acc, R - 1, &sa);
+    std::snprintf(buf, sizeof buf, "  %-18s grad_var %.4g +- %.2g (t=0) -> %.4g +- %.2g (t=%llu); accuracy %.3f +- %.3f\n",
+                  r.spec.name.c_str(), g0, s0, g1, s1, (unsigned long long)r.t.back(), a1, sa);
+    out += buf;
+  }
+  for (const auto& c : o.collapses) {
+    std::snprintf(buf, sizeof buf, "  collapse %-36s vs %-5s: %s\n", c.quantity.c_str(), c.variable.c_str(), c.text().c_str());
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace soret::net

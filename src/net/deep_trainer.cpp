@@ -1,0 +1,249 @@
+#include "soret/net/deep_trainer.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "soret/common/error.hpp"
+#include "soret/common/progress.hpp"
+
+namespace soret::net {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+double sigmoid(double f) { return f >= 0 ? 1.0 / (1.0 + std::exp(-f)) : std::exp(f) / (1.0 + std::exp(f)); }
+
+}  // namespace
+
+double loss_and_grad(Loss loss, const double* f, int outputs, int label, double* df, bool* correct) {
+  switch (loss) {
+    case Loss::bce: {
+      const double y = label, z = f[0];
+      df[0] = sigmoid(z) - y;
+      *correct = (z > 0) == (label == 1);
+      return std::max(z, 0.0) - z * y + std::log1p(std::exp(-std::abs(z)));
+    }
+    case Loss::mse: {
+      const double y = label, z = f[0];
+      df[0] = z - y;
+      *correct = (z > 0.5) == (label == 1);
+      return 0.5 * (z - y) * (z - y);
+    }
+    case Loss::ce: {
+      double m = f[0];
+      int arg = 0;
+      for (int i = 1; i < outputs; ++i)
+        if (f[i] > m) { m = f[i]; arg = i; }
+      double s = 0;
+      for (int i = 0; i < outputs; ++i) { df[i] = std::exp(f[i] - m); s += df[i]; }
+      for (int i = 0; i < outputs; ++i) df[i] /= s;
+      df[label] -= 1.0;
+      *correct = arg == label;
+      return m + std::log(s) - f[label];
+    }
+  }
+  return kNaN;
+}
+
+DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& eval, const RunSpec& spec,
+                   const DeepOptions& opt) {
+  const int E = opt.ensemble, B = spec.batch, S = opt.grad_samples, O = a.outputs;
+  const std::uint64_t T = opt.steps, K = std::max<std::uint64_t>(1, opt.record_every);
+  const std::uint64_t R = T / K + 1;  // records at 0, K, 2K, ... <= T
+  const size_t P = a.params(), X = a.input.size();
+  const double eta = spec.eta;
+  const int threads = opt.threads > 0 ? opt.threads : omp_get_max_threads();
+  if ((opt.loss == Loss::ce) != (O > 1))
+    throw InputError("loss", "--loss ce goes with --classes > 2; bce and mse with one output (--classes 2)");
+  if (!(train.input() == a.input)) throw InputError("arch", "the architecture's input does not match the data");
+  { Sampler check(train, opt.sampler, B, opt.seed); }  // bad combinations throw here, not inside the threads
+
+  const auto pl = a.param_layers(), hl = a.relu_layers();
+  const int L = int(pl.size()), H = int(hl.size());
+  std::vector<std::string> lnames, hnames;
+  for (int l : pl) lnames.push_back(a.layers[l].name);
+  for (int l : hl) hnames.push_back(a.layers[l - 1].name);  // the layer whose pre-activations they are
+
+  DeepRun res;
+  res.spec = spec;
+  for (std::uint64_t r = 0; r < R; ++r) res.t.push_back(r * K);
+  res.rec = Recorder(R, size_t(E));
+  const int c_gtrace = res.rec.add("grad_trace_layer", lnames, "",
+                                   "sum over the layer's parameters of the unbiased variance of the per-sample gradient over S samples");
+  const int c_gvar = res.rec.add("grad_var_layer", lnames, "", "grad_trace_layer / number of parameters of the layer");
+  const int c_act = res.rec.add("activation_rate_layer", hnames, "", "fraction of positive pre-activations over the S samples");
+  const int c_wn = res.rec.add("weight_norm_layer", lnames, "", "Frobenius norm of the layer's weights (biases excluded)");
+  const int c_loss = res.rec.add("loss", {}, "", "mean per-sample loss over the S samples");
+  const int c_acc = res.rec.add("accuracy", {}, "", "fraction of the S samples predicted right");
+  const int c_gv = res.rec.add("grad_var", {}, "", "sum of grad_trace_layer / number of parameters (all layers)");
+  res.diverged_at.assign(E, -1);
+  res.final_params.assign(size_t(E) * P, kNaN);
+
+  Progress progress("net " + spec.name, std::uint64_t(E), opt.progress);
+  std::uint64_t done = 0;
+  double rec_secs = 0;
+  const auto start = std::chrono::steady_clock::now();
+
+  // (OpenBLAS's OpenMP build runs single-threaded when called inside an OpenMP parallel region)
+  bool in_place = true;  // batched SGD steps inside the backward pass (not with strided convolutions)
+  for (const auto& l : a.layers)
+    if (l.kind == LayerKind::conv2d && l.stride != 1) in_place = false;
+  const int chunk = std::max(1, std::min(S, 64));  // record samples per batched pass
+
+#pragma omp parallel num_threads(threads) reduction(+ : rec_secs)
+  {
+    // OpenBLAS (OpenMP build) runs its products single-threaded inside an active parallel region;
+    // a team of one thread is not one, so there the thread count of this task is set to 1 (an ICV
+    // of the region's implicit task: it does not outlive the region). Measured: setting it in a
+    // team of two makes OpenBLAS reconfigure itself on every call and the threads contend.
+    if (omp_get_num_threads() == 1) omp_set_num_threads(1);
+    Workspace ws(a);
+    BatchWorkspace bws(a, std::max(B, chunk));
+    bws.blas = opt.blas;
+    Sampler sampler(train, opt.sampler, B, opt.seed);
+    std::vector<double> p(P), g(P), Xb(size_t(std::max(B, chunk)) * X), dY(size_t(std::max(B, chunk)) * O);
+    std::vector<int> yb(std::max(B, chunk));
+    std::vector<double> sq(a.layers.size());
+    const auto gkey = rng::make_key(opt.seed, rng::Stream::net_grad_samples);
+
+    auto record = [&](int e, std::uint64_t r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int li = 0; li < L; ++li) {
+        const Layer& l = a.layers[pl[li]];
+        double s = 0;
+        for (size_t i = 0; i < l.w_size; ++i) s += p[l.w_off + i] * p[l.w_off + i];
+        res.rec.at(c_wn, r, e)[li] = std::sqrt(s);
+      }
+      if (S >= 2) {
+        // Exact per-sample gradients, in batches: g accumulates their sum, sq[l] the sum of their
+        // squared norms per layer; the trace of the covariance is (sum |g_k|^2 - |sum g_k|^2 / S) / (S - 1).
+        std::fill(g.begin(), g.end(), 0.0);
+        std::fill(sq.begin(), sq.end(), 0.0);
+        std::vector<std::uint64_t> on(H, 0);
+        double sl = 0;
+        int ok = 0;
+        for (int k0 = 0; k0 < S; k0 += chunk) {
+          const int n = std::min(chunk, S - k0);
+          for (int q = 0; q < n; ++q) {
+            const std::uint64_t k = std::uint64_t(k0 + q);
+            double* x = &Xb[size_t(q) * X];
+            if (eval.size() == 0) yb[q] = eval.fresh(rng::Stream::net_grad_samples, std::uint64_t(e), r * K, k, x);
+            else yb[q] = eval.item(rng::draw(gkey, std::uint64_t(e), r * K, k, 1)[0] % eval.size(), x);
+          }
+          forward_batch(a, p.data(), Xb.data(), n, bws);
+          const double* F = bws.act.back().data();
+          for (int q = 0; q < n; ++q) {
+            bool correct = false;
+            sl += loss_and_grad(opt.loss, F + size_t(q) * O, O, yb[q], &dY[size_t(q) * O], &correct);
+            ok += correct;
+          }
+          for (int hi = 0; hi < H; ++hi) {
+            const double* pre = bws.act[hl[hi]].data();
+            const size_t m = size_t(n) * a.layers[hl[hi]].in.size();
+            std::uint64_t c = 0;
+            for (size_t q = 0; q < m; ++q) c += pre[q] > 0;
+            on[hi] += c;
+          }
+          backward_batch(a, p.data(), dY.data(), n, bws, g.data(), 1.0, sq.data());
+        }
+        double tot = 0;
+        for (int li = 0; li < L; ++li) {
+          const Layer& l = a.layers[pl[li]];
+          double m2 = 0;
+          for (size_t i = l.w_off; i < l.w_off + l.w_size; ++i) m2 += g[i] * g[i];
+          for (size_t i = l.b_off; i < l.b_off + l.b_size; ++i) m2 += g[i] * g[i];
+          const double tr = (sq[pl[li]] - m2 / S) / (S - 1);
+          res.rec.at(c_gtrace, r, e)[li] = tr;
+          res.rec.at(c_gvar, r, e)[li] = tr / double(a.layer_params(pl[li]));
+          tot += tr;
+        }
+        *res.rec.at(c_gv, r, e) = tot / double(P);
+        for (int hi = 0; hi < H; ++hi)
+          res.rec.at(c_act, r, e)[hi] = double(on[hi]) / (double(S) * double(a.layers[hl[hi]].in.size()));
+        *res.rec.at(c_loss, r, e) = sl / S;
+        *res.rec.at(c_acc, r, e) = double(ok) / S;
+      }
+      rec_secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+
+#pragma omp for schedule(dynamic, 1)
+    for (int e = 0; e < E; ++e) {
+      init_pytorch(a, opt.seed, std::uint64_t(e), p.data());
+      std::int64_t dead = -1;
+      for (std::uint64_t t = 0; t < T; ++t) {
+        if (t % K == 0) {
+          record(e, t / K);
+          double mx = 0, sq = 0;
+          for (double v : p) { mx = std::max(mx, std::abs(v)); sq += v * v; }
+          if (!std::isfinite(sq) || !(mx < opt.blowup)) { dead = std::int64_t(t); break; }
+        }
+        double sl = 0;
+        for (int k = 0; k < B; ++k) yb[k] = sampler.draw(std::uint64_t(e), t, std::uint64_t(k), &Xb[size_t(k) * X]);
+        if (B == 1) {  // the SGD step in place, inside the backward pass
+          const double* f = forward(a, p.data(), Xb.data(), ws);
+          bool correct = false;
+          sl = loss_and_grad(opt.loss, f, O, yb[0], dY.data(), &correct);
+          if (!std::isfinite(sl)) { dead = std::int64_t(t); break; }
+          backward(a, p.data(), dY.data(), ws, p.data(), -eta);
+          continue;
+        }
+        if (B >= opt.batched_from) {
+          forward_batch(a, p.data(), Xb.data(), B, bws);
+          const double* F = bws.act.back().data();
+          for (int k = 0; k < B; ++k) {
+            bool correct = false;
+            sl += loss_and_grad(opt.loss, F + size_t(k) * O, O, yb[k], &dY[size_t(k) * O], &correct);
+          }
+          if (!std::isfinite(sl)) { dead = std::int64_t(t); break; }
+          if (in_place) {
+            backward_batch(a, p.data(), dY.data(), B, bws, p.data(), -eta / B);
+            continue;
+          }
+          std::fill(g.begin(), g.end(), 0.0);
+          backward_batch(a, p.data(), dY.data(), B, bws, g.data(), 1.0 / B);
+        } else {
+          std::fill(g.begin(), g.end(), 0.0);
+          for (int k = 0; k < B; ++k) {
+            const double* f = forward(a, p.data(), &Xb[size_t(k) * X], ws);
+            bool correct = false;
+            sl += loss_and_grad(opt.loss, f, O, yb[k], dY.data(), &correct);
+            backward(a, p.data(), dY.data(), ws, g.data(), 1.0 / B);
+          }
+        }
+        if (!std::isfinite(sl)) { dead = std::int64_t(t); break; }
+        double* __restrict pp = p.data();
+        const double* __restrict gg = g.data();
+#pragma omp simd
+        for (size_t i = 0; i < P; ++i) pp[i] -= eta * gg[i];
+      }
+      if (dead < 0 && T % K == 0) {
+        record(e, T / K);
+        double mx = 0, sq = 0;
+        for (double v : p) { mx = std::max(mx, std::abs(v)); sq += v * v; }
+        if (!std::isfinite(sq) || !(mx < opt.blowup)) dead = std::int64_t(T);
+      }
+      if (dead >= 0) {
+        res.diverged_at[e] = dead;
+        res.rec.invalidate(size_t(e), size_t(dead / std::int64_t(K)));
+      } else {
+        std::copy(p.begin(), p.end(), res.final_params.begin() + std::ptrdiff_t(size_t(e) * P));
+      }
+#pragma omp critical
+      {
+        ++done;
+        progress.update(done, double(done) * double(T));
+      }
+    }
+  }
+  progress.finish();
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  res.record_seconds = rec_secs;
+  return res;
+}
+
+}  // namespace soret::net

@@ -211,6 +211,8 @@ struct WalkEngine::Impl {
       if (f.kind() == FastFunction::Kind::poly) {
         k.P = f.poly_pieces(); k.D = f.poly_degree(); k.pscale = f.poly_scale(); k.poff = f.poly_offset();
         k.coef = f.poly_coef();
+        k.coef_t = f.poly_coef_by_piece();
+        k.stride = f.poly_stride();
       } else if (f.kind() == FastFunction::Kind::constant) {
         k.gconst = f.grid_max();
       }

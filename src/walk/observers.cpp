@@ -135,6 +135,8 @@ class DensityObserver final : public Observer {
   void observe_initial(int tid, const StepView& v) override { count(tid, v, slot_of(0), in_avg(0)); }
   /// For a fused pass: the snapshot row of transition t (indexed by bin), or null where this
   /// step needs more than one snapshot increment (time average).
+  /// The density slot recorded at step t of the current chunk (-1: none, or also averaged at t).
+  int plain_slot(std::uint64_t t) const { return avg_on_[t - t0_] ? -1 : slot_[t - t0_]; }
   std::uint32_t* snapshot_row(int tid, std::uint64_t t) {
     const int slot = slot_[t - t0_];
     if (slot < 0 || avg_on_[t - t0_]) return nullptr;
@@ -233,17 +235,41 @@ class FluxObserver final : public Observer {
     if (narrow_) count_pairs(pairs32_[tid], seg, v, dp, dm, nullptr);
     else count_pairs(pairs_[tid], seg, v, dp, dm, nullptr);
   }
-  /// observe() and, in the same pass, one density increment per walker into `dens` (by bin).
-  bool observe_with_density(int tid, const StepView& v, std::uint32_t* dens) {
+  /// observe() and, in the same pass, the density into `dens` (by bin): one increment per walker,
+  /// or, with `sink_only` (the segment is this one step: see single_step_segment), only for the
+  /// walkers outside the (start cell, move) table, whose end cells then hold the others.
+  bool observe_with_density(int tid, const StepView& v, std::uint32_t* dens, bool sink_only) {
     if (K_ == 0 || !narrow_) return false;
     const int seg = seg_[v.t - t0_];
-    count_pairs(pairs32_[tid], seg, v, &plus_[tid][size_t(seg) * (B_ + 2)], &minus_[tid][size_t(seg) * (B_ + 2)], dens);
+    std::int64_t* dp = &plus_[tid][size_t(seg) * (B_ + 2)];
+    std::int64_t* dm = &minus_[tid][size_t(seg) * (B_ + 2)];
+    if (sink_only) count_pairs<std::uint32_t, true>(pairs32_[tid], seg, v, dp, dm, dens);
+    else count_pairs<std::uint32_t, false>(pairs32_[tid], seg, v, dp, dm, dens);
     return true;
+  }
+  /// The segment of step t if it is t's alone (a window boundary on each side) and the pair table
+  /// is in use, else -1.
+  int single_step_segment(std::uint64_t t) const {
+    const int s = seg_[t - t0_];
+    if (s < 0 || K_ == 0 || !narrow_) return -1;
+    return P_.segments[size_t(s)].second - P_.segments[size_t(s)].first == 1 ? s : -1;
+  }
+  /// Adds the end cells of the table's moves of segment `seg` (one step) to a density row of B bins.
+  void add_end_cells(size_t seg, std::uint64_t* row) const {
+    for (int a = 0; a < B_; ++a)
+      for (int d = -K_; d <= K_; ++d) {
+        std::uint64_t n = 0;
+        const size_t e = (seg * B_ + a) * W_ + (d + K_);
+        for (const auto& th : pairs32_) n += th[e];
+        int c = a + d;
+        if (b_ == Boundary::periodic) c = ((c % B_) + B_) % B_;
+        row[c] += n;
+      }
   }
 
   /// Moves of at most K cells from a cell of the grid (and, unless periodic, to one): one
   /// increment of the (start cell, move) table; the others through the O(1) difference arrays.
-  template <class U>
+  template <class U, bool kSinkOnly = false>
   void count_pairs(std::vector<U>& table, int seg, const StepView& v, std::int64_t* dp, std::int64_t* dm,
                    std::uint32_t* __restrict dens) const {
     const std::int32_t* __restrict c0 = v.c0;
@@ -264,7 +290,7 @@ class FluxObserver final : public Observer {
         idx[i] = ok ? a * W + d + K : sidx;
         other += !ok;
       }
-      if (dens) {
+      if (dens && !kSinkOnly) {
         const std::int32_t* __restrict bin = v.bin + i0;
         for (int i = 0; i < m; ++i) { ++T[idx[i]]; ++dens[bin[i]]; }
       } else {
@@ -272,7 +298,10 @@ class FluxObserver final : public Observer {
       }
       if (other)
         for (int i = 0; i < m; ++i)
-          if (idx[i] == sidx) count_crossings(b_, B_, c0[i0 + i], cu[i0 + i], dp, dm);
+          if (idx[i] == sidx) {
+            count_crossings(b_, B_, c0[i0 + i], cu[i0 + i], dp, dm);
+            if (kSinkOnly) ++dens[v.bin[i0 + i]];
+          }
     }
   }
   void finish(WalkResults& r) const override {
@@ -384,11 +413,27 @@ class StepStatsObserver final : public Observer {
 /// increments per walker, as a hand-written kernel would do); otherwise each does its own.
 class DensityFluxObserver final : public Observer {
  public:
-  DensityFluxObserver(std::unique_ptr<DensityObserver> d, std::unique_ptr<FluxObserver> f) : d_(std::move(d)), f_(std::move(f)) {}
+  DensityFluxObserver(std::unique_ptr<DensityObserver> d, std::unique_ptr<FluxObserver> f, bool one_d)
+      : d_(std::move(d)), f_(std::move(f)), one_d_(one_d) {}
   std::string name() const override { return "density+flux"; }
   std::string what() const override { return d_->what() + "; " + f_->what(); }
   void start(int threads) override { d_->start(threads); f_->start(threads); }
-  void begin_chunk(std::uint64_t t0, std::uint64_t t1) override { d_->begin_chunk(t0, t1); f_->begin_chunk(t0, t1); }
+  void begin_chunk(std::uint64_t t0, std::uint64_t t1) override {
+    d_->begin_chunk(t0, t1);
+    f_->begin_chunk(t0, t1);
+    // Steps whose density snapshot is read off the pair table's end cells (one increment per
+    // walker instead of two): a 1-D lattice, the step a flux segment of its own.
+    t0_ = t0;
+    derive_.assign(t1 - t0, 0);
+    if (one_d_)
+      for (std::uint64_t t = t0; t < t1; ++t) {
+        const int slot = d_->plain_slot(t), seg = f_->single_step_segment(t);
+        if (slot >= 0 && seg >= 0) {
+          derive_[t - t0] = 1;
+          derived_.emplace_back(size_t(seg), size_t(slot));
+        }
+      }
+  }
   bool wants(std::uint64_t t) const override { return d_->wants(t) || f_->wants(t); }
   bool needs_bins(std::uint64_t t) const override { return d_->wants(t); }
   bool needs_cells(std::uint64_t t) const override { return f_->wants(t); }
@@ -397,16 +442,25 @@ class DensityFluxObserver final : public Observer {
     const bool dw = d_->wants(v.t), fw = f_->wants(v.t);
     if (dw && fw) {
       std::uint32_t* row = d_->snapshot_row(tid, v.t);
-      if (row && f_->observe_with_density(tid, v, row)) return;
+      if (row && f_->observe_with_density(tid, v, row, derive_[v.t - t0_] != 0)) return;
     }
     if (dw) d_->observe(tid, v);
     if (fw) f_->observe(tid, v);
   }
-  void finish(WalkResults& r) const override { d_->finish(r); f_->finish(r); }
+  void finish(WalkResults& r) const override {
+    d_->finish(r);
+    f_->finish(r);
+    const size_t nb = r.density_counts.size() / std::max<size_t>(1, r.density_t.size());
+    for (const auto& [seg, slot] : derived_) f_->add_end_cells(seg, &r.density_counts[slot * nb]);
+  }
 
  private:
   std::unique_ptr<DensityObserver> d_;
   std::unique_ptr<FluxObserver> f_;
+  bool one_d_;
+  std::uint64_t t0_ = 0;
+  std::vector<std::uint8_t> derive_;
+  std::vector<std::pair<size_t, size_t>> derived_;
 };
 
 }  // namespace
@@ -416,9 +470,13 @@ std::vector<std::unique_ptr<Observer>> make_observers(const ObserverPlan& plan, 
   std::vector<std::unique_ptr<Observer>> out;
   const bool density = !plan.density_times.empty() || plan.density_avg, flux = !plan.segments.empty();
   const Boundary fb = model.axes[plan.hist_axes[0]].boundary;
+  // Dead walkers keep cells (the table would count them); the derived density needs none.
+  bool absorbing = false;
+  for (const auto& ax : model.axes) absorbing |= ax.boundary == Boundary::absorbing;
   if (density && flux)
     out.push_back(std::make_unique<DensityFluxObserver>(std::make_unique<DensityObserver>(plan),
-                                                        std::make_unique<FluxObserver>(plan, fb, pair_k, walkers)));
+                                                        std::make_unique<FluxObserver>(plan, fb, pair_k, walkers),
+                                                        plan.lattice.size() == 1 && !absorbing));
   else if (density)
     out.push_back(std::make_unique<DensityObserver>(plan));
   else if (flux)

@@ -14,6 +14,39 @@ void track(double v, double& mn, double& mx, bool& finite) {
   mn = std::min(mn, v);
   mx = std::max(mx, v);
 }
+
+/// The degree-D interpolant of f at the D+1 Chebyshev points of [lo, lo + width], as power-basis
+/// coefficients in s = 2 (q - lo) / width - 1 in [-1, 1]: Chebyshev coefficients by the discrete
+/// cosine sum, then T_k(s) expanded in powers of s, all in long double.
+template <class F>
+std::vector<double> single_piece_coefficients(F& f, double lo, double width, int D) {
+  const int n = D + 1;
+  const long double pi = 3.141592653589793238462643383279502884L;
+  std::vector<long double> fv(n), c(n, 0.0L);
+  for (int r = 0; r < n; ++r) {
+    const long double s = std::cos((2.0L * r + 1) * pi / (2.0L * n));
+    fv[r] = f(lo + double((s + 1.0L) / 2.0L) * width);
+  }
+  for (int k = 0; k < n; ++k) {
+    long double acc = 0;
+    for (int r = 0; r < n; ++r) acc += fv[r] * std::cos(k * (2.0L * r + 1) * pi / (2.0L * n));
+    c[k] = acc * 2.0L / n;
+  }
+  c[0] /= 2;
+  // T_0 = 1, T_1 = s, T_{k+1} = 2 s T_k - T_{k-1}.
+  std::vector<std::vector<long double>> T(n, std::vector<long double>(n, 0.0L));
+  T[0][0] = 1;
+  if (n > 1) T[1][1] = 1;
+  for (int k = 1; k + 1 < n; ++k)
+    for (int p = 0; p < n; ++p) T[k + 1][p] = (p > 0 ? 2.0L * T[k][p - 1] : 0.0L) - T[k - 1][p];
+  std::vector<double> a(n);
+  for (int p = 0; p < n; ++p) {
+    long double acc = 0;
+    for (int k = 0; k < n; ++k) acc += c[k] * T[k][p];
+    a[p] = double(acc);
+  }
+  return a;
+}
 }  // namespace
 
 FastFunction::FastFunction(const Expression& exact, const std::vector<AxisRange>& ranges, int max_table) {
@@ -89,8 +122,10 @@ bool FastFunction::build_poly(const Expression& exact, const std::vector<AxisRan
   const double width = hi_ - lo_;
   std::vector<double> q(exact.dim(), 0.0);
   auto f = [&](double x) { q[axis_] = x; return exact(q.data()); };
-  constexpr int kCheck = 64;  // check points per piece
-  for (int P : {16, 32}) {
+  for (int P : {1, 16, 32}) {
+    // Check points per piece; the single-piece form reaches higher degrees.
+    const int kCheck = P == 1 ? 2048 : 64;
+    const int Dmax = P == 1 ? kMaxSingleDegree : 9;
     const double h = width / P;
     // Values at the check points (also the domain scan for min/max/finite).
     std::vector<double> fx(size_t(P) * (kCheck + 1));
@@ -105,9 +140,11 @@ bool FastFunction::build_poly(const Expression& exact, const std::vector<AxisRan
         fmax_abs = std::max(fmax_abs, std::abs(v));
       }
     if (!finite) return false;
-    for (int D = 1; D <= 9; ++D) {
+    for (int D = 1; D <= Dmax; ++D) {
       std::vector<double> coef(size_t(D + 1) * P);
-      for (int j = 0; j < P; ++j) {
+      if (P == 1) {
+        coef = single_piece_coefficients(f, lo_, width, D);
+      } else for (int j = 0; j < P; ++j) {
         // Interpolation at the D+1 Chebyshev points of u in [0, 1]: solve the Vandermonde system
         // in long double (D <= 9).
         const int m = D + 1;
@@ -133,16 +170,27 @@ bool FastFunction::build_poly(const Expression& exact, const std::vector<AxisRan
         for (int c = 0; c < m; ++c) coef[size_t(c) * P + j] = double(A[size_t(c) * (m + 1) + m] / A[size_t(c) * (m + 1) + c]);
       }
       // Measure the error exactly as the kernels evaluate.
-      P_ = P; D_ = D; pscale_ = P / width; poff_ = -lo_ * pscale_; pcoef_ = coef;
+      P_ = P; D_ = D; pcoef_ = coef;
+      if (P == 1) {  // one piece: y = s in [-1, 1] over the domain (the piece clamps to 0, u = y)
+        pscale_ = 2.0 / width; poff_ = -lo_ * pscale_ - 1.0;
+      } else {
+        pscale_ = P / width; poff_ = -lo_ * pscale_;
+      }
       double err = 0.0;
       for (int j = 0; j < P; ++j)
         for (int c = 0; c <= kCheck; ++c) {
           const double x = (c == kCheck && j + 1 == P) ? hi_ : lo_ + (j + double(c) / kCheck) * h;
           err = std::max(err, std::abs(poly_at(x) - fx[size_t(j) * (kCheck + 1) + c]));
         }
-      if (err <= 1e-11 * std::max(fmax_abs, 1e-3)) {
+      // One piece only where it is at least a hundred times tighter than the criterion (its
+      // rounding floor then stays far below the pieces' accuracy); pieces: the criterion.
+      if (err <= (P == 1 ? 1e-13 : 1e-11) * std::max(fmax_abs, 1e-3)) {
         kind_ = Kind::poly;
         err_ = err;
+        stride_ = 4 * ((D + 4) / 4);
+        pcoef_t_.assign(size_t(P) * stride_, 0.0);
+        for (int j = 0; j < P; ++j)
+          for (int c = 0; c <= D; ++c) pcoef_t_[size_t(j) * stride_ + c] = pcoef_[size_t(c) * P + j];
         fmin_ = mn; fmax_ = mx; finite_ = true;
         return true;
       }
@@ -150,6 +198,8 @@ bool FastFunction::build_poly(const Expression& exact, const std::vector<AxisRan
   }
   P_ = D_ = 0;
   pcoef_.clear();
+  pcoef_t_.clear();
+  stride_ = 0;
   return false;
 }
 
@@ -194,7 +244,7 @@ void FastFunction::eval(const double* const* x, int n, double* __restrict out, c
       bool outside = false;
       for (int i = 0; i < n; ++i) outside |= !(xa[i] >= lo_ && xa[i] <= hi_);
       AxisKernel k;
-      k.P = P_; k.D = D_; k.pscale = pscale_; k.poff = poff_; k.coef = pcoef_.data();
+      k.P = P_; k.D = D_; k.pscale = pscale_; k.poff = poff_; k.coef = pcoef_.data(); k.coef_t = pcoef_t_.data(); k.stride = stride_;
       poly_values(k, lo_, hi_, xa, n, out);  // poly_at(clamp(x)) bit for bit, in SIMD
       if (outside) {
         std::vector<double> q(exact.dim(), 0.0);

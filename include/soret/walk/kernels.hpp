@@ -91,6 +91,8 @@ struct AxisKernel {
   int P = 0, D = 0;            ///< piecewise polynomial: pieces (16 or 32) and degree
   double pscale = 0, poff = 0;  ///< piece coordinate y = fma(q, pscale, poff) in [0, P]
   const double* coef = nullptr;  ///< coefficient k of piece j at coef[k * P + j]
+  const double* coef_t = nullptr;  ///< the same, piece-major: coef_t[j * stride + k] (zero-padded)
+  int stride = 0;                  ///< a multiple of 4, >= D + 1
 };
 
 /// g at q exactly as FastFunction::poly_at and the SIMD kernel compute it.
@@ -123,7 +125,7 @@ inline bool fused_lane_slow(const AxisMove& m, double x) {
 /// compiled; any n).
 void poly_values(const AxisKernel& k, double lo, double hi, const double* x, int n, double* out);
 
-/// "avx512" or "scalar": how fused_axis_step is compiled on this build.
+/// "avx512", "avx2" or "scalar": how fused_axis_step is compiled on this build.
 const char* fused_isa();
 
 }  // namespace soret

@@ -4,12 +4,18 @@
 // An expression is classified once:
 //  - constant: no variable used;
 //  - poly:     exactly one variable q_k used and axis k has a finite domain [lo_k, hi_k], and a
-//              piecewise polynomial of P = 16 or 32 equal pieces and degree D <= 9 (interpolation at
-//              Chebyshev points of each piece, power basis in u in [0, 1), the position in the
-//              piece: y = fma(q, P / (hi - lo), -lo P / (hi - lo)), piece floor(y), u = y - piece) meets the table's error criterion below, checked at 64 points per
-//              piece. All coefficients fit in SIMD registers: the kernel looks a piece up with a
-//              register permute instead of a memory gather. Evaluated by Horner's rule with fused
-//              multiply-adds, identically (bit for bit) in the scalar and the SIMD code.
+//              polynomial is accurate enough: first one piece over the whole domain of degree
+//              D <= kMaxSingleDegree, power basis in s = y in [-1, 1] (y = fma(q, 2 / (hi - lo),
+//              -2 lo / (hi - lo) - 1)), accepted at 1e-13 max|f| (a hundred times tighter than the
+//              table's criterion below; checked at 2049 points); else P = 16 or 32 equal pieces of
+//              degree D <= 9 at the table's criterion (checked at 65 points per piece), power basis
+//              in u in [0, 1] (y = fma(q, P / (hi - lo), -lo P / (hi - lo)), piece floor(y)
+//              clamped to [0, P-1], u = y - piece). The lowest degree that passes is taken; the
+//              coefficients interpolate at the Chebyshev points of each piece. One piece
+//              needs no lookup at all (the SIMD kernels broadcast its coefficients); 16 or 32
+//              pieces are looked up by a register permute (AVX-512) or by loading each lane's
+//              piece-major coefficients and transposing (AVX2). Evaluated by Horner's rule with
+//              fused multiply-adds, identically (bit for bit) in the scalar and the SIMD code.
 //  - table:    as poly, when no such polynomial exists: the expression is replaced on [lo_k, hi_k]
 //              by a piecewise cubic (interpolation at
 //              u = 0, 1/3, 2/3, 1 of each of T equal intervals). T is doubled from 64 until the
@@ -32,6 +38,8 @@ struct AxisRange {
 class FastFunction {
  public:
   enum class Kind { constant, poly, table, general };
+  /// The highest degree tried for the single-piece polynomial (P = 1).
+  static constexpr int kMaxSingleDegree = 20;
 
   /// `ranges` are the per-axis domains used for tabulation; `exact` is only read during
   /// construction. `max_table` caps T (then the general path is used).
@@ -47,6 +55,10 @@ class FastFunction {
   int poly_pieces() const { return P_; }
   int poly_degree() const { return D_; }
   const double* poly_coef() const { return pcoef_.data(); }
+  /// poly, piece-major: coefficient k of piece j at poly_coef_by_piece()[j * poly_stride() + k],
+  /// zero-padded to a multiple of 4 per piece (the AVX2 kernel loads a piece's coefficients whole).
+  const double* poly_coef_by_piece() const { return pcoef_t_.data(); }
+  int poly_stride() const { return stride_; }
   double lo() const { return lo_; }
   double hi() const { return hi_; }
   /// poly: the piece coordinate is y = fma(q, poly_scale(), poly_offset()), in [0, P] on the domain.
@@ -84,6 +96,8 @@ class FastFunction {
   int P_ = 0, D_ = 0;
   double pscale_ = 0, poff_ = 0;
   std::vector<double> pcoef_;  // poly: (D+1) x P
+  std::vector<double> pcoef_t_;  // poly: P x stride_, zero-padded
+  int stride_ = 0;
   std::vector<double> coef_;  // 4 per interval: a0, a1, a2, a3 in u in [0,1)
   double err_ = 0.0, fmin_ = 0.0, fmax_ = 0.0;
   bool finite_ = true;

@@ -8,7 +8,7 @@
 // statistics; 1 and 2 threads. Timing covers the stepping loop only (WalkResults::seconds: not
 // initialisation or output). Each figure is the best of `reps` runs.
 //
-// Usage: bench_walk [walkers=1000000] [steps=200] [reps=3] [threads=1,2]
+// Usage: bench_walk [walkers=1000000] [steps=200] [reps=3] [threads=1,2] [rows=all|key,key,...]
 // Output: a table, and one line per figure "ROW <key> <threads> <walker-steps/s>" for scripts.
 #include <omp.h>
 
@@ -96,8 +96,10 @@ int main(int argc, char** argv) {
       {"2d", "2-D (50x50) + density + flux every step", 2, true, true, true, false, 50, false},
       {"2d_mixed", "2-D (50x50), g_0(q0, q1) (muParser) + density + flux", 2, true, true, true, false, 50, true},
   };
+  const std::string only = argc > 5 ? argv[5] : "all";
   for (const auto& r : rows)
     for (int th : threads) {
+      if (only != "all" && ("," + only + ",").find("," + std::string(r.key) + ",") == std::string::npos) continue;
       std::string kernel;
       const double rate = measure(r, th, walkers, steps, reps, kernel);
       std::printf("%-58s %8d %9s %16.1f\n", r.name, th, kernel.c_str(), rate / 1e6);

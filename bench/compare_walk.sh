@@ -12,6 +12,8 @@
 #   walk_limit --rng counter  modes step and flux (its flux mode counts density + net crossings)
 #   bench_walk                rows step and flux (density + crossings in per-step windows)
 #   soret walk                the command line, whole process, output file written
+# bench_walk's other rows (fine grid, general integrator, step statistics, g of two coordinates)
+# run once after the rounds.
 #   walk_numpy.py             mode flux, every step
 # The measurements are interleaved over `rounds` rounds; each figure is the median.
 set -euo pipefail
@@ -55,7 +57,7 @@ for r in $(seq 1 "$R"); do
   echo "compare_walk: round $r of $R" >&2
   build/anchors/walk_limit --walkers "$W" --steps "$T" --eta 0.005 --bins 100 --threads "$TH" --rng counter \
     --modes step,flux --repeats 1 2>/dev/null | tail -1 >"$out/limit.$r.json"
-  build/bench/bench_walk "$W" "$T" 1 "$TH" | grep '^ROW' >"$out/bench.$r"
+  build/bench/bench_walk "$W" "$T" 1 "$TH" step,flux,2d | grep '^ROW' >"$out/bench.$r"
   s=$(date +%s.%N)
   build/soret walk --walkers "$W" --steps "$T" --eta 0.005 --bins 100 --density-at every:1 --flux-windows every:1 \
     --threads "$TH" --quiet --out "$out/walk.h5"
@@ -66,6 +68,11 @@ for r in $(seq 1 "$R"); do
       --bins 100 --mode flux --repeats 1 2>/dev/null | tail -1 >"$out/numpy.$r.json" || have_numpy=0
   fi
 done
+
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs; soret's fused kernel: $(build/bench/bench_walk 1024 1 1 1 step | head -1 | sed 's/.*fused kernel: //')"
+# The other rows once, on a quarter of the walkers and a fifth of the steps (some are slow).
+echo "compare_walk: other rows" >&2
+build/bench/bench_walk $((W / 4)) $((T / 5 > 0 ? T / 5 : 1)) 1 "$TH" fine,flux_general,flux_stepstats,2d_mixed | grep '^ROW' >"$out/bench.other"
 
 /usr/bin/python3 - "$out" "$R" "$W" "$T" "$TH" "$have_numpy" <<'EOF'
 import json, statistics, sys
@@ -90,6 +97,10 @@ for r in range(1, R + 1):
             npy.append(j["results"]["flux"]["walker_steps_per_s_median"])
         except Exception:
             pass
+for line in open(f"{out}/bench.other"):
+    _, key, th, rate = line.split()
+    if int(th) == TH:
+        bench.setdefault(key, []).append(float(rate))
 M = 1e6
 ls, lf = med(lim["step"]), med(lim["flux"])
 bs, bf = med(bench["step"]), med(bench["flux"])
@@ -105,7 +116,9 @@ print(f"| soret walk (command line, whole process, file written) | {c/M:.0f} | {
 if npy:
     n = med(npy)
     print(f"| walk_numpy.py (NumPy), density + crossings every step | {n/M:.1f} | soret walk = {c/n:.0f}x NumPy |")
-for k in ("2d", "fine", "flux_general", "flux_stepstats", "2d_mixed"):
+if "2d" in bench:
+    print(f"| soret bench_walk row '2d' (50x50) | {med(bench['2d'])/M:.1f} | 1-D is {bf/med(bench['2d']):.2f}x faster |")
+for k in ("fine", "flux_general", "flux_stepstats", "2d_mixed"):
     if k in bench:
-        print(f"| soret bench_walk row '{k}' | {med(bench[k])/M:.1f} | |")
+        print(f"| soret bench_walk row '{k}' ({W // 4} walkers x {max(1, T // 5)} steps) | {med(bench[k])/M:.1f} | |")
 EOF

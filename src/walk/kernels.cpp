@@ -8,9 +8,6 @@
 #elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define SORET_AVX2 1
-#ifndef SORET_POLY4
-#define SORET_POLY4 poly4
-#endif
 #endif
 
 namespace soret {
@@ -39,8 +36,8 @@ bool axis_scalar(const AxisKernel& k, double* x, const std::uint64_t* w, int bit
 }
 
 #ifdef SORET_AVX512
-/// GK: 0 constant g, 1 P = 16, 2 P = 32; D: the degree (unrolled). PER: periodic (else
-/// reflecting). CELLS: write c1; CU: write cu.
+/// GK: 0 constant g, 1 P = 16, 2 P = 32, 3 one piece (degree k.D at run time); D: the degree
+/// of GK 1 and 2 (unrolled). PER: periodic (else reflecting). CELLS: write c1; CU: write cu.
 template <int GK, int D, bool PER, bool CELLS, bool CU>
 bool axis_avx512(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
                  std::int32_t* cu) {
@@ -239,7 +236,8 @@ void poly_degree(const AxisKernel& k, double lo, double hi, const double* x, int
 #ifdef SORET_AVX2
 /// Four lanes' piecewise-polynomial g: each lane's piece coefficients are loaded whole from the
 /// piece-major table (4 at a time) and transposed into one vector per coefficient; Horner in t
-/// with the same fma chain as kernel_g.
+/// with the same fma chain as kernel_g. (Measured on Zen 3: AVX2 gathers, one per coefficient,
+/// take 1.7x as long; 128-bit broadcasts + blends instead of the transpose, the same time.)
 template <int D>
 inline __m256d poly4(const AxisKernel& k, __m128i j, __m256d t) {
   constexpr int G = (D + 4) / 4;
@@ -263,38 +261,6 @@ inline __m256d poly4(const AxisKernel& k, __m128i j, __m256d t) {
   __m256d r = C[D];
 #pragma GCC unroll 16
   for (int d = D - 1; d >= 0; --d) r = _mm256_fmadd_pd(r, t, C[d]);
-  return r;
-}
-
-template <int D>
-inline __m256d poly4b(const AxisKernel& k, __m128i j, __m256d t) {
-  constexpr int G2 = (D + 2) / 2;  // pairs of coefficients
-  alignas(16) std::int32_t jj[4];
-  _mm_store_si128(reinterpret_cast<__m128i*>(jj), j);
-  const double* r0 = k.coef_t + size_t(jj[0]) * size_t(k.stride);
-  const double* r1 = k.coef_t + size_t(jj[1]) * size_t(k.stride);
-  const double* r2 = k.coef_t + size_t(jj[2]) * size_t(k.stride);
-  const double* r3 = k.coef_t + size_t(jj[3]) * size_t(k.stride);
-  __m256d C[2 * G2];
-  for (int g = 0; g < G2; ++g) {
-    const __m256d a = _mm256_blend_pd(_mm256_broadcast_pd(reinterpret_cast<const __m128d*>(r0 + 2 * g)),
-                                      _mm256_broadcast_pd(reinterpret_cast<const __m128d*>(r2 + 2 * g)), 0b1100);
-    const __m256d b = _mm256_blend_pd(_mm256_broadcast_pd(reinterpret_cast<const __m128d*>(r1 + 2 * g)),
-                                      _mm256_broadcast_pd(reinterpret_cast<const __m128d*>(r3 + 2 * g)), 0b1100);
-    C[2 * g] = _mm256_unpacklo_pd(a, b);
-    C[2 * g + 1] = _mm256_unpackhi_pd(a, b);
-  }
-  __m256d r = C[D];
-#pragma GCC unroll 16
-  for (int d = D - 1; d >= 0; --d) r = _mm256_fmadd_pd(r, t, C[d]);
-  return r;
-}
-
-template <int D>
-inline __m256d poly4g(const AxisKernel& k, __m128i j, __m256d t) {
-  __m256d r = _mm256_i32gather_pd(k.coef + size_t(D) * k.P, j, 8);
-#pragma GCC unroll 16
-  for (int d = D - 1; d >= 0; --d) r = _mm256_fmadd_pd(r, t, _mm256_i32gather_pd(k.coef + size_t(d) * k.P, j, 8));
   return r;
 }
 
@@ -325,7 +291,8 @@ inline void piece4(const AxisKernel& k, __m256d xv, __m128i& j, __m256d& t) {
   j = _mm256_cvttpd_epi32(jd);
 }
 
-/// GK: 0 constant g, 1 piecewise polynomial of degree D. PER: periodic (else reflecting).
+/// GK: 0 constant g, 1 piecewise polynomial of degree D (P = 16 or 32), 3 one piece (degree
+/// k.D at run time). PER: periodic (else reflecting).
 /// CELLS: write c1; CU: write cu. Same arithmetic as axis_scalar, lane for lane.
 template <int GK, int D, bool PER, bool CELLS, bool CU>
 bool axis_avx2(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
@@ -350,7 +317,7 @@ bool axis_avx2(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, 
         __m128i j;
         __m256d t;
         piece4(k, xv[u], j, t);
-        g[u] = SORET_POLY4<D>(k, j, t);
+        g[u] = poly4<D>(k, j, t);
       }
     }
     for (int u = 0; u < U; ++u) {

@@ -153,11 +153,31 @@ int walk_main(int argc, char** argv) {
   }
   plan.step_stats = vm["step-stats"].as<bool>();
 
+  // --init file: continues the stored ensemble at its absolute step /final/t, with its seed unless
+  // --seed is given (then an independent continuation: other noise from the same state). The
+  // noise is keyed on (seed, walker, absolute step), so a continuation with the stored seed makes
+  // exactly the steps an uninterrupted run would have made.
   const InitSpec init = InitSpec::parse(vm["init"].as<std::string>(), m.dim);
   StoredEnsemble stored;
+  std::string continuation = "none";
   if (init.kind == InitSpec::Kind::file) {
     stored = read_stored_ensemble(init.path);
     if (vm["walkers"].defaulted()) opt.walkers = stored.walkers;
+    opt.t_begin = stored.t;
+    if (vm["seed"].defaulted()) {
+      if (!stored.has_seed)
+        throw InputError("seed", "--init file: '" + init.path + "' stores no seed; give --seed (an independent continuation)");
+      opt.seed = stored.seed;
+      continuation = "same noise stream (the stored seed " + std::to_string(stored.seed) + ", from step " + std::to_string(stored.t) + ")";
+    } else {
+      continuation = stored.has_seed && stored.seed == opt.seed
+                         ? "same noise stream (--seed equals the stored seed, from step " + std::to_string(stored.t) + ")"
+                         : "independent (--seed " + std::to_string(opt.seed) + " differs from the stored run's seed)";
+    }
+    // Time options count steps from the start of this run; the output records absolute steps.
+    for (auto& t : plan.density_times) t += opt.t_begin;
+    if (plan.density_avg) plan.density_avg = Window{plan.density_avg->first + opt.t_begin, plan.density_avg->second + opt.t_begin};
+    for (auto& w : plan.flux_windows) w = Window{w.first + opt.t_begin, w.second + opt.t_begin};
   }
 
   const std::string out = vm["out"].as<std::string>();
@@ -179,6 +199,7 @@ int walk_main(int argc, char** argv) {
       {"density_at", dens}, {"density_avg", davg}, {"flux_windows", fw},
       {"moments_every", std::int64_t(plan.moments_every)}, {"step_stats", std::int64_t(plan.step_stats)},
       {"seed", std::int64_t(opt.seed)}, {"threads", std::int64_t(opt.threads)}, {"out", out},
+      {"t_begin", std::int64_t(opt.t_begin)}, {"continuation", continuation},
       {"block", std::int64_t(opt.block)}, {"chunk", std::int64_t(opt.chunk)}};
   std::vector<std::string> dom, bnd;
   std::vector<double> lo, hi;

@@ -168,6 +168,15 @@ std::string read_attr_string(hid_t loc, const std::string& name) {
   while (!s.empty() && s.back() == '\0') s.pop_back();
   return s;
 }
+std::int64_t read_attr_int64(hid_t loc, const std::string& name) {
+  Handle a(checked(H5Aopen(loc, name.c_str(), H5P_DEFAULT), "attr " + name), H5Aclose);
+  std::int64_t v = 0;
+  check(H5Aread(a, H5T_NATIVE_INT64, &v), "read attr " + name);
+  return v;
+}
+
+bool attr_exists(hid_t loc, const std::string& name) { return H5Aexists(loc, name.c_str()) > 0; }
+
 double read_attr_double(hid_t loc, const std::string& name) {
   Handle a(checked(H5Aopen(loc, name.c_str(), H5P_DEFAULT), "attr " + name), H5Aclose);
   double v = 0;

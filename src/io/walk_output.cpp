@@ -125,7 +125,7 @@ void write_walk_output(hid_t file, const WalkEngine& engine, const WalkResults& 
   }
   {
     auto g = h5::create_group(file, "final");
-    h5::attr(g, "t", std::int64_t(r.steps));
+    h5::attr(g, "t", std::int64_t(r.t_begin + r.steps));
     // Positions are random doubles: deflate gains a few percent at a large cost, so none.
     h5::write(g, "position", r.final_pos, {r.walkers, hsize_t(model.dim)}, "q", false);
     h5::write(g, "alive", r.final_alive, {r.walkers});
@@ -150,6 +150,21 @@ StoredEnsemble read_stored_ensemble(const std::string& path) {
     s.walkers = dims[0];
     s.dim = int(dims[1]);
     s.alive = h5::exists(f, "/final/alive") ? h5::read_u8(f, "/final/alive") : std::vector<std::uint8_t>(s.walkers, 1);
+    {
+      auto fin = h5::open_group(f, "final");
+      if (h5::attr_exists(fin, "t")) {
+        const std::int64_t t = h5::read_attr_int64(fin, "t");
+        if (t < 0) throw InputError("init", "--init file: '" + path + "' has a negative /final/t");
+        s.t = std::uint64_t(t);
+      }
+    }
+    if (h5::exists(f, "/parameters")) {
+      auto par = h5::open_group(f, "parameters");
+      if (h5::attr_exists(par, "seed")) {
+        s.seed = std::uint64_t(h5::read_attr_int64(par, "seed"));
+        s.has_seed = true;
+      }
+    }
     return s;
   } catch (const InputError&) {
     throw;

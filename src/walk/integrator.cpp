@@ -98,7 +98,7 @@ WalkEngine::WalkEngine(WalkModel model, ObserverPlan plan, InitSpec init, RunOpt
   if (opt_.threads < 0) throw InputError("threads", "--threads must be >= 0");
   if (opt_.block < 1 || opt_.block > 65536) throw InputError("block", "--block must be in [1, 65536]");
   if (opt_.chunk < 1) throw InputError("chunk", "--chunk must be >= 1");
-  plan_.finalize(model_, opt_.steps);
+  plan_.finalize(model_, opt_.steps, opt_.t_begin);
   for (size_t h = 0; h < plan_.hist_axes.size(); ++h) {
     const auto& ax = model_.axes[plan_.hist_axes[h]];
     if (plan_.lattice[h].lo != ax.lo || plan_.lattice[h].hi != ax.hi)
@@ -511,7 +511,7 @@ struct WalkEngine::Impl {
 };
 
 WalkResults WalkEngine::run() {
-  const std::uint64_t N = opt_.walkers, T = opt_.steps;
+  const std::uint64_t N = opt_.walkers, T0 = opt_.t_begin, T = opt_.t_begin + opt_.steps;
   const int threads = opt_.threads > 0 ? opt_.threads : omp_get_max_threads();
   const int block = opt_.block;
   const std::uint64_t nblocks = (N + block - 1) / block;
@@ -550,7 +550,8 @@ WalkResults WalkEngine::run() {
   WalkResults res;
   res.dim = model_.dim;
   res.walkers = N;
-  res.steps = T;
+  res.steps = T - T0;
+  res.t_begin = T0;
   res.kernel = im.fused ? "fused" : "general";
 
   // Moments from fixed groups of walkers (two passes per group, Chan's combination in group order):
@@ -617,6 +618,7 @@ WalkResults WalkEngine::run() {
       im.bins_from_cells(s, s.c1, s.bin.data());
       StepView v;
       v.initial = true;
+      v.t = T0;
       v.w0 = w0;
       v.n = s.n;
       v.c0 = v.cu = s.c1[0].data();
@@ -624,12 +626,12 @@ WalkResults WalkEngine::run() {
       for (auto& o : im.observers) o->observe_initial(tid, v);
     }
   }
-  record_moments(0);
+  record_moments(T0);
 
-  Progress progress("walk", T, opt_.progress);
+  Progress progress("walk", T - T0, opt_.progress);
   const auto start = std::chrono::steady_clock::now();
   size_t next_moment = 1;
-  for (std::uint64_t t0 = 0; t0 < T;) {
+  for (std::uint64_t t0 = T0; t0 < T;) {
     std::uint64_t t1 = std::min<std::uint64_t>(T, t0 + opt_.chunk);
     while (next_moment < plan_.moment_times.size() && plan_.moment_times[next_moment] <= t0) ++next_moment;
     if (next_moment < plan_.moment_times.size()) t1 = std::min(t1, plan_.moment_times[next_moment]);
@@ -660,7 +662,7 @@ WalkResults WalkEngine::run() {
       record_moments(t0);
       ++next_moment;
     }
-    progress.update(t0, double(N) * double(t0));
+    progress.update(t0 - T0, double(N) * double(t0 - T0));
   }
   progress.finish();
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

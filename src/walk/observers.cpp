@@ -54,7 +54,8 @@ int ObserverPlan::total_bins() const {
   return n;
 }
 
-void ObserverPlan::finalize(const WalkModel& m, std::uint64_t steps) {
+void ObserverPlan::finalize(const WalkModel& m, std::uint64_t steps, std::uint64_t t_begin) {
+  const std::uint64_t t_end = t_begin + steps;
   if (hist_axes.empty() || hist_axes.size() > 2) throw InputError("hist-axes", "--hist-axes takes one or two axes");
   if (hist_axes.size() == 2 && hist_axes[0] == hist_axes[1])
     throw InputError("hist-axes", "--hist-axes: the two axes must differ");
@@ -65,8 +66,13 @@ void ObserverPlan::finalize(const WalkModel& m, std::uint64_t steps) {
   for (const auto& l : lattice)
     if (l.bins < 1) throw InputError("bins", "--bins must be >= 1");
   if (static_cast<double>(total_bins()) > 1e8) throw InputError("bins", "--bins: more than 1e8 bins in all");
-  if (density_avg && (density_avg->first > density_avg->second || density_avg->second > steps))
+  if (density_avg && (density_avg->first < t_begin || density_avg->first > density_avg->second || density_avg->second > t_end))
     throw InputError("density-avg", "--density-avg A:B needs 0 <= A <= B <= steps");
+  for (auto t : density_times)
+    if (t < t_begin || t > t_end) throw InputError("density-at", "--density-at: time " + std::to_string(t) + " is outside the run");
+  for (const auto& w : flux_windows)
+    if (w.first < t_begin || w.second > t_end || w.first >= w.second)
+      throw InputError("flux-windows", "--flux-windows: a window is outside the run or empty");
   const double cells = static_cast<double>(total_bins()) * density_times.size();
   if (cells > 2.5e8)
     throw InputError("density-at", "--density-at: times x bins = " + std::to_string(cells) + " is too large (max 2.5e8)");
@@ -90,9 +96,9 @@ void ObserverPlan::finalize(const WalkModel& m, std::uint64_t steps) {
   if (static_cast<double>(segments.size()) * flux_faces() > 2.5e8)
     throw InputError("flux-windows", "--flux-windows: windows x faces is too large");
 
-  std::set<std::uint64_t> mt{0, steps};
+  std::set<std::uint64_t> mt{t_begin, t_end};
   if (moments_every > 0)
-    for (std::uint64_t t = 0; t <= steps; t += moments_every) mt.insert(t);
+    for (std::uint64_t t = t_begin; t <= t_end; t += moments_every) mt.insert(t);
   moment_times.assign(mt.begin(), mt.end());
 }
 
@@ -132,7 +138,7 @@ class DensityObserver final : public Observer {
   }
   bool wants(std::uint64_t t) const override { return slot_[t - t0_] >= 0 || avg_on_[t - t0_]; }
   bool needs_bins(std::uint64_t t) const override { return wants(t); }
-  void observe_initial(int tid, const StepView& v) override { count(tid, v, slot_of(0), in_avg(0)); }
+  void observe_initial(int tid, const StepView& v) override { count(tid, v, slot_of(v.t), in_avg(v.t)); }
   /// For a fused pass: the snapshot row of transition t (indexed by bin), or null where this
   /// step needs more than one snapshot increment (time average).
   /// The density slot recorded at step t of the current chunk (-1: none, or also averaged at t).

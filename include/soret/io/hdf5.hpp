@@ -55,6 +55,8 @@ std::vector<std::uint64_t> read_u64(hid_t loc, const std::string& name, std::vec
 std::vector<std::uint8_t> read_u8(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);
 std::string read_attr_string(hid_t loc, const std::string& name);
 double read_attr_double(hid_t loc, const std::string& name);
+std::int64_t read_attr_int64(hid_t loc, const std::string& name);
+bool attr_exists(hid_t loc, const std::string& name);
 
 /// Writes go to PATH.tmp.<pid>; commit() renames it to PATH. If never committed, the temporary
 /// is removed, so a failed run leaves no file under the requested name.

@@ -32,6 +32,9 @@ struct InitSpec {
 struct StoredEnsemble {
   int dim = 0;
   std::uint64_t walkers = 0;
+  std::uint64_t t = 0;         ///< absolute step of the stored positions (/final/t; 0 if absent)
+  bool has_seed = false;       ///< /parameters/seed was stored
+  std::uint64_t seed = 0;
   std::vector<double> pos;
   std::vector<std::uint8_t> alive;
 };

@@ -45,7 +45,7 @@ struct ObserverPlan {
   std::optional<Window> density_avg;  ///< average of the density over times [first, second] inclusive
   std::vector<Window> flux_windows;
   bool step_stats = false;
-  std::uint64_t moments_every = 0;  ///< 0: moments only at t = 0 and t = steps
+  std::uint64_t moments_every = 0;  ///< 0: moments only at the run's first and last step
 
   // Derived by finalize():
   std::vector<Window> segments;                     ///< disjoint pieces of the flux windows
@@ -54,8 +54,9 @@ struct ObserverPlan {
 
   int total_bins() const;
   int flux_faces() const { return lattice.empty() ? 0 : lattice[0].bins + 1; }
-  /// Checks ranges against the model and steps, builds segments; throws InputError.
-  void finalize(const WalkModel& m, std::uint64_t steps);
+  /// Checks ranges against the model and the run's steps [t_begin, t_begin + steps] (times are
+  /// absolute step numbers), builds segments; throws InputError.
+  void finalize(const WalkModel& m, std::uint64_t steps, std::uint64_t t_begin = 0);
 };
 
 /// Fixed-point scale of the step statistics: a step d is stored as llround(d / eta * 2^32).
@@ -72,7 +73,8 @@ struct ObserverCost {
 
 struct WalkResults {
   int dim = 1;
-  std::uint64_t walkers = 0, steps = 0;
+  std::uint64_t walkers = 0, steps = 0;  ///< steps made by this run
+  std::uint64_t t_begin = 0;             ///< absolute step of the initial state (the run ends at t_begin + steps)
   double seconds = 0.0;
   std::string kernel;                 ///< "fused" or "general" (how the steps were integrated)
   std::vector<ObserverCost> costs;    ///< what was recorded and what it cost
@@ -102,7 +104,7 @@ struct WalkResults {
 
 /// What the integrator hands to the observers after one step of one block of walkers.
 struct StepView {
-  std::uint64_t t = 0;    ///< the transition t -> t+1 (for the initial view: t = 0, initial = true)
+  std::uint64_t t = 0;    ///< the transition t -> t+1 (for the initial view: the run's first step, initial = true)
   bool initial = false;   ///< the view describes the initial condition: no step was made
   std::uint64_t w0 = 0;   ///< global id of the block's first walker
   int n = 0;

@@ -79,7 +79,7 @@ TEST_CASE("HDF5 round trip: what is written is what was measured - and file: con
   const auto stored = read_stored_ensemble(path);
   CHECK(stored.walkers == 1000u);
   CHECK(stored.pos == r.final_pos);
-  WalkEngine e2(m, p, InitSpec::parse("file:" + path, 1), run_opts(1000, 0, 4), &stored);
+  WalkEngine e2(m, plan_1d(m, 16, {0}, {}), InitSpec::parse("file:" + path, 1), run_opts(1000, 0, 4), &stored);
   const auto r2 = e2.run();
   CHECK(r2.final_pos == r.final_pos);
   fs::remove_all(dir);

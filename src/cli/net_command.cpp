@@ -398,10 +398,10 @@ int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, 
     int S;
   };
   const std::vector<Part> parts = {
-      {"fc6_gaussian_eta", "fc:100,100,100,100,100", "gaussian", 100, 2, {0.025, 0.05, 0.075, 0.1}, {1}, 64, 20000, 200, 128},
-      {"cnn6_fmnist_eta", "conv:10,10,10,10,10,10", "fashion-mnist", 0, 10, {0.0025, 0.005, 0.0075, 0.01}, {1}, 16, 8000, 200, 64},
-      {"fc300_fmnist_eta", "fc:300", "fashion-mnist", 0, 10, {0.025, 0.05, 0.075, 0.1}, {100}, 8, 1000, 25, 64},
-      {"fc300_fmnist_batch", "fc:300", "fashion-mnist", 0, 10, {0.02}, {50, 100, 200}, 8, 1000, 25, 64}};
+      {"fc6_gaussian_eta", "fc:100,100,100,100,100", "gaussian", 100, 2, {0.025, 0.05, 0.075, 0.1}, {1}, 32, 10000, 200, 256},
+      {"cnn6_fmnist_eta", "conv:10,10,10,10,10,10", "fashion-mnist", 0, 10, {0.0025, 0.005, 0.0075, 0.01}, {1}, 8, 2000, 200, 256},
+      {"fc300_fmnist_eta", "fc:300", "fashion-mnist", 0, 10, {0.025, 0.05, 0.075, 0.1}, {100}, 4, 500, 25, 256},
+      {"fc300_fmnist_batch", "fc:300", "fashion-mnist", 0, 10, {0.02}, {50, 100, 200}, 4, 500, 25, 256}};
   std::string md = "# soret net --study deep\n\nsoret " + std::string(soret::version) +
                    ". Gradient variance: unbiased variance over S fresh samples of each parameter's per-sample "
                    "gradient, summed over all parameters and divided by their number (grad_var), also per layer. "

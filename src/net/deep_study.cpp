@@ -139,6 +139,24 @@ std::vector<Collapse> deep_collapses(const DeepSweep& s, const std::vector<DeepR
 std::string deep_summary(const DeepSweep& s, const DeepSweepOutput& o) {
   std::string out;
   char buf[512];
+  {  // the cost of the records (gradient variance from S per-sample gradients), measured apart
+    double wall = 0, rec = 0, steps = 0;
+    for (const auto& r : o.runs) {
+      wall += r.seconds;
+      rec += r.record_seconds;
+      steps += double(r.diverged_at.size()) * double(s.opt.steps);
+    }
+    const int th = s.opt.threads > 0 ? s.opt.threads : omp_get_max_threads();
+    const double samples = double(o.runs.empty() ? 0 : o.runs[0].records()) * double(s.opt.grad_samples) *
+                           double(o.runs.empty() ? 0 : o.runs[0].diverged_at.size()) * double(o.runs.size());
+    std::snprintf(buf, sizeof buf,
+                  "  time %.1f s on %d threads; records (S = %d every %llu steps) %.1f s of %.1f s thread time (%.0f%%): "
+                  "%.3g ms per record sample, training %.3g ms per network-step (thread time)\n",
+                  wall, th, s.opt.grad_samples, (unsigned long long)s.opt.record_every, rec, wall * th,
+                  wall > 0 ? 100.0 * rec / (wall * th) : 0.0, samples > 0 ? 1e3 * rec / samples : 0.0,
+                  steps > 0 ? 1e3 * (wall * th - rec) / steps : 0.0);
+    out += buf;
+  }
   for (const auto& r : o.runs) {
     if (s.opt.grad_samples < 2) break;
     const auto gv = r.rec.slice("grad_var"), acc = r.rec.slice("accuracy");

@@ -296,6 +296,12 @@ TEST_CASE("the fused two-layer backend and the generic layers give the same traj
           }
         }
         CHECK(worst < 1e-11);  // the same arithmetic up to the order of floating-point sums
+        // and the fused trainer's parameter buffers in the generic block layout
+        REQUIRE(fused.final_params.size() == gen.final_params.size());
+        double worst_buf = 0;
+        for (size_t i = 0; i < gen.final_params.size(); ++i)
+          worst_buf = std::max(worst_buf, std::abs(fused.final_params[i] - gen.final_params[i]));
+        CHECK(worst_buf < 1e-11);
         // and the same weight norms along the way: |V| at every record
         const auto wn = gen.rec.slice("weight_norm_layer", 1);
         for (size_t r = 0; r + 1 < gen.records(); ++r)

@@ -8,8 +8,9 @@
 // norms only at each record; "+ grad var": records every 10 steps with S = 256 samples (gradient
 // variance per layer, activation rates, loss, accuracy), whose cost is reported separately.
 //
-// Usage: bench_net_deep [fc|cnn|all] [steps_fc=2000] [steps_cnn=200] [reps=3] [blas|loops]
-// (loops: the batched Dense products as hand-written loops instead of OpenBLAS, for the comparison)
+// Usage: bench_net_deep [fc|cnn|all] [steps_fc=2000] [steps_cnn=200] [reps=3] [blas|loops] [gemm|direct]
+// (loops: the batched Dense products as hand-written loops instead of OpenBLAS; direct: the
+// convolutions by the direct kernels instead of im2col + OpenBLAS; default: default_conv_impl())
 #include <omp.h>
 
 #include <algorithm>
@@ -25,6 +26,7 @@ using namespace soret::net;
 namespace {
 
 bool g_blas = true;
+ConvImpl g_conv = default_conv_impl();
 
 struct Result {
   double rate = 0, record_share = 0;
@@ -44,6 +46,7 @@ Result measure(const Architecture& a, const Dataset& d, Loss loss, SamplerKind s
   o.loss = loss;
   o.sampler = sk;
   o.blas = g_blas;
+  o.conv = g_conv;
   Result best;
   for (int r = 0; r < reps; ++r) {
     const auto res = train_deep(a, d, d, spec, o);
@@ -75,8 +78,10 @@ int main(int argc, char** argv) {
   const std::uint64_t steps_cnn = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 200;
   const int reps = argc > 4 ? std::atoi(argv[4]) : 3;
   g_blas = !(argc > 5 && std::strcmp(argv[5], "loops") == 0);
-  std::printf("bench_net_deep: float64, %d hardware threads, batched Dense products by %s\n", omp_get_num_procs(),
-              g_blas ? "OpenBLAS" : "hand-written loops");
+  if (argc > 6) g_conv = std::strcmp(argv[6], "direct") == 0 ? ConvImpl::direct : ConvImpl::gemm;
+  std::printf("bench_net_deep: float64, %d hardware threads, batched Dense products by %s, convolutions by %s\n",
+              omp_get_num_procs(), g_blas ? "OpenBLAS" : "hand-written loops",
+              g_conv == ConvImpl::gemm ? "im2col + OpenBLAS" : "direct kernels");
   if (what == "fc" || what == "all") {
     NetConfig c;
     c.M = 100;

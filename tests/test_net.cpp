@@ -236,3 +236,49 @@ TEST_CASE("a collapse search that ends at the edge of its range is reported as n
   CHECK(two.best == doctest::Approx(2.0).epsilon(0.02));
   CHECK(two.text().find("k = 2.0") == 0);
 }
+
+TEST_CASE("early rates recover the slope at t = 0 of per-network quadratics, and the power fit their exponent") {
+  const int E = 8;
+  std::vector<EarlyRate> rates;
+  for (double eta : {0.025, 0.05, 0.1}) {
+    Series s;
+    s.eta = eta;
+    s.batch = 1;
+    s.networks = E;
+    for (std::uint64_t t = 0; t <= 4000; t += 100) s.t.push_back(t);
+    s.v.resize(s.t.size() * E);
+    for (size_t k = 0; k < s.t.size(); ++k)
+      for (int e = 0; e < E; ++e) {
+        const double t = double(s.t[k]);
+        const double r = -eta * eta * 1e-3 * (1.0 + 0.2 * (e - (E - 1) / 2.0) / E);  // mean -eta^2 1e-3
+        s.v[k * E + e] = 2.0 + 0.1 * e + r * t + 3e-9 * (e + 1) * t * t;
+      }
+    const auto er = early_rate(s, "run", "q", false, 1000);
+    CHECK(er.rate == doctest::Approx(-eta * eta * 1e-3).epsilon(1e-9));
+    CHECK(er.se > 0);
+    rates.push_back(er);
+  }
+  const auto p = power_fit(rates, "eta");
+  CHECK(p.points == 3);
+  CHECK(p.slope == doctest::Approx(2.0).epsilon(1e-9));
+  CHECK(!p.unresolved());
+  CHECK(p.text().find("unresolved") == std::string::npos);
+}
+
+TEST_CASE("a power fit whose 95% interval is wider than its value is flagged unresolved") {
+  std::vector<EarlyRate> r(2);
+  r[0].eta = 1.0;
+  r[0].rate = 1.0;
+  r[0].se = 0.5;
+  r[1].eta = 2.0;
+  r[1].rate = 1.1;
+  r[1].se = 0.5;
+  const auto p = power_fit(r, "eta");
+  CHECK(p.slope == doctest::Approx(std::log(1.1) / std::log(2.0)));
+  CHECK(2 * 1.96 * p.se > std::abs(p.slope));
+  CHECK(p.unresolved());
+  CHECK(p.text().rfind("unresolved", 0) == 0);
+  // one usable point: no fit
+  r[1].rate = 0.0;
+  CHECK(power_fit(r, "eta").unresolved());
+}

@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -76,7 +77,7 @@ TEST_CASE("soret net --arch: bad input is one line naming the option, exit 2, no
       {"--arch fc:4 --sampler shuffle", "sampler"},
       {"--arch fc:4 --sampler full", "sampler"},
       {"--arch fc:4 --train-size 10 --sampler full --batch 9", "sampler"},
-      {"--arch fc:4 --init gaussian:1,1,1", "init"},
+      {"--arch fc:4 --init gaussian:1,-1,1", "init"},
       {"--arch conv:2 --data fashion-mnist --kernel 0", "kernel"},
       {"--study deeper", "study"}};
   for (const auto& [args, what] : cases) {
@@ -123,6 +124,46 @@ TEST_CASE("soret net --arch fc: a small sweep writes the per-layer schema") {
   }
   CHECK(h5::exists(f, "/scaling/collapse/grad_var_B=1_vs_eta"));
   CHECK(h5::exists(f, "/scaling/collapse/grad_var_layer.dense1_eta=0.1_vs_batch"));
+  // early rates per run (4 runs) of grad_var and per layer, their power fits along eta and |B|
+  CHECK(h5::read_doubles(f, "/scaling/early/grad_var/rate", &dims).size() == 4);
+  CHECK(h5::read_doubles(f, "/scaling/early/grad_var_layer.dense2/se", &dims).size() == 4);
+  for (const char* g : {"/scaling/power/grad_var_B=1_vs_eta", "/scaling/power/grad_var_layer.dense0_eta=0.05_vs_batch"}) {
+    CAPTURE(g);
+    REQUIRE(h5::exists(f, g));
+    auto pg = h5::open_group(f, g);
+    const double slope = h5::read_attr_double(pg, "slope"), lo = h5::read_attr_double(pg, "ci95_lo");
+    CHECK(std::isfinite(slope));
+    CHECK(lo < slope);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("soret net --arch fc --init gaussian: the initial weights have the per-layer scales") {
+  const fs::path dir = tmpdir();
+  const std::string out = (dir / "g.h5").string();
+  // one step at eta = 1e-12: final_params are the initial parameters to ~1e-12
+  const auto o = run("net -q --arch fc:300,40 --inputs 200 --ensemble 2 --steps 1 --eta 1e-12 --grad-samples 0 "
+                     "--init gaussian:2,0.5,6 --out " + out);
+  REQUIRE(o.status == 0);
+  auto f = h5::open_file_read(out);
+  std::vector<hsize_t> dims;
+  const auto p = h5::read_doubles(f, "/runs/eta=1e-12_B=1/final_params", &dims);
+  REQUIRE(dims == std::vector<hsize_t>{2, 200 * 300 + 300 + 300 * 40 + 40 + 40 + 1});
+  auto sd = [&](size_t off, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; ++i) s += p[off + i] * p[off + i];
+    return std::sqrt(s / double(n));
+  };
+  // expected SD and its relative sampling error 1/sqrt(2n); checked to 5 of them
+  auto check = [&](size_t off, size_t n, double want) {
+    CAPTURE(off);
+    CHECK(std::abs(sd(off, n) / want - 1) < 5 / std::sqrt(2.0 * double(n)));
+  };
+  check(0, 60000, 2 / std::sqrt(200.0));        // dense0.weight: SW / sqrt(fan_in)
+  check(60000, 300, 0.5);                        // dense0.bias: SB
+  check(60300, 12000, 2 / std::sqrt(300.0));    // dense1.weight
+  check(72300, 40, 0.5);                         // dense1.bias
+  CHECK(std::abs(sd(72340, 40) / (6 / std::sqrt(40.0)) - 1) < 5 / std::sqrt(80.0));  // output weights: SV / sqrt(fan_in)
   fs::remove_all(dir);
 }
 

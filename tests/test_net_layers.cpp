@@ -296,11 +296,62 @@ TEST_CASE("the fused two-layer backend and the generic layers give the same traj
           }
         }
         CHECK(worst < 1e-11);  // the same arithmetic up to the order of floating-point sums
+        // and the fused trainer's parameter buffers in the generic block layout
+        REQUIRE(fused.final_params.size() == gen.final_params.size());
+        double worst_buf = 0;
+        for (size_t i = 0; i < gen.final_params.size(); ++i)
+          worst_buf = std::max(worst_buf, std::abs(fused.final_params[i] - gen.final_params[i]));
+        CHECK(worst_buf < 1e-11);
         // and the same weight norms along the way: |V| at every record
         const auto wn = gen.rec.slice("weight_norm_layer", 1);
         for (size_t r = 0; r + 1 < gen.records(); ++r)
           for (int e = 0; e < 3; ++e) CHECK(wn[r * 3 + e] == doctest::Approx(fused.v_norm[r * 3 + e]).epsilon(1e-10));
       }
+}
+
+TEST_CASE("gaussian initialisation: the generic twolayer draws the two-layer trainer's numbers, and trains the same") {
+  for (Data d : {Data::gaussian, Data::uniform}) {
+    CAPTURE(int(d));
+    NetConfig c;
+    c.M = 6;
+    c.N = 4;
+    c.data = d;
+    c.init = Init::parse("gaussian:1.5,0.3,0.7");
+    const auto a = Architecture::twolayer(Shape{c.M, 1, 1}, c.N, c.biases());
+    std::vector<double> W(c.N * c.M), b(c.N), V(c.N), p(a.params());
+    init_network(c, 5, 2, Params{W.data(), b.data(), V.data()});
+    init_gaussian(a, 1.5, 0.3, 0.7, 5, 2, p.data());
+    for (int i = 0; i < c.N * c.M; ++i) CHECK(p[a.layers[0].w_off + i] == W[i]);
+    if (c.biases())
+      for (int i = 0; i < c.N; ++i) CHECK(p[a.layers[0].b_off + i] == b[i]);
+    for (int i = 0; i < c.N; ++i) CHECK(p[a.layers[2].w_off + i] == V[i]);
+    RunSpec spec;
+    spec.eta = 0.05;
+    spec.batch = 1;
+    TrainOptions fo;
+    fo.ensemble = 2;
+    fo.steps = 100;
+    fo.record_every = 100;
+    fo.threads = 1;
+    fo.seed = 5;
+    const auto fused = train(c, spec, fo);
+    SyntheticDataset data(c, fo.seed);
+    DeepOptions o;
+    o.ensemble = 2;
+    o.steps = 100;
+    o.record_every = 100;
+    o.threads = 1;
+    o.seed = 5;
+    o.grad_samples = 0;
+    o.init = c.init;
+    const auto gen = train_deep(a, data, data, spec, o);
+    double worst = 0;
+    for (int e = 0; e < 2; ++e)
+      for (int i = 0; i < c.N; ++i)
+        worst = std::max(worst, std::abs(gen.final_params[size_t(e) * a.params() + a.layers[2].w_off + i] -
+                                         fused.final_V[size_t(e) * c.N + i]));
+    CHECK(worst < 1e-11);
+  }
 }
 
 TEST_CASE("generic ensembles are bit-identical for 1 and 2 threads") {
@@ -351,4 +402,47 @@ TEST_CASE("batched Dense products: OpenBLAS and the hand-written loops agree to 
     CHECK(r1.final_params[q] == doctest::Approx(r2.final_params[q]).epsilon(1e-10));
   const auto g1 = r1.rec.slice("grad_var"), g2 = r2.rec.slice("grad_var");
   for (size_t q = 0; q < g1.size(); ++q) CHECK(g1[q] == doctest::Approx(g2[q]).epsilon(1e-9));
+}
+
+TEST_CASE("convolutions by im2col + OpenBLAS and by the direct kernels give the same outputs and gradients") {
+  for (int stride : {1, 2}) {
+    CAPTURE(stride);
+    const auto a = Architecture::conv(Shape{2, 13, 13}, {3, 4}, 3, stride, 3);
+    std::vector<double> p(a.params()), x(a.input.size());
+    init_pytorch(a, 3, 0, p.data());
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.7 * double(i) + 0.3);
+    const std::vector<double> dout = {0.3, -0.5, 0.2};
+    std::vector<double> g[2], y[2];
+    for (int m = 0; m < 2; ++m) {
+      Workspace ws(a);
+      ws.conv = m == 0 ? ConvImpl::direct : ConvImpl::gemm;
+      const double* f = forward(a, p.data(), x.data(), ws);
+      y[m].assign(f, f + 3);
+      g[m].assign(a.params(), 0.0);
+      backward(a, p.data(), dout.data(), ws, g[m].data(), 1.0);
+    }
+    for (int i = 0; i < 3; ++i) CHECK(y[1][i] == doctest::Approx(y[0][i]).epsilon(1e-12));
+    double worst = 0, norm = 0;
+    for (size_t i = 0; i < a.params(); ++i) {
+      worst = std::max(worst, std::abs(g[1][i] - g[0][i]));
+      norm = std::max(norm, std::abs(g[0][i]));
+    }
+    CHECK(norm > 0);
+    CHECK(worst <= 1e-12 * norm);
+    // the batched passes with per-sample squared norms (the records), both ways
+    std::vector<double> X(4 * a.input.size()), dY(4 * 3);
+    for (size_t i = 0; i < X.size(); ++i) X[i] = std::cos(0.37 * double(i));
+    for (size_t i = 0; i < dY.size(); ++i) dY[i] = 0.1 * double(i % 5) - 0.2;
+    std::vector<double> gb[2], sq[2];
+    for (int m = 0; m < 2; ++m) {
+      BatchWorkspace bws(a, 4);
+      bws.one.conv = m == 0 ? ConvImpl::direct : ConvImpl::gemm;
+      forward_batch(a, p.data(), X.data(), 4, bws);
+      gb[m].assign(a.params(), 0.0);
+      sq[m].assign(a.layers.size(), 0.0);
+      backward_batch(a, p.data(), dY.data(), 4, bws, gb[m].data(), 1.0, sq[m].data());
+    }
+    for (size_t i = 0; i < a.params(); ++i) CHECK(gb[1][i] == doctest::Approx(gb[0][i]).epsilon(1e-11));
+    for (size_t l = 0; l < a.layers.size(); ++l) CHECK(sq[1][l] == doctest::Approx(sq[0][l]).epsilon(1e-11));
+  }
 }

@@ -326,13 +326,12 @@ DeepSweep make_sweep(const Study& s, const DeepCli& d) {
     w.train = std::make_shared<SyntheticDataset>(s.cfg, s.opt.seed);
     w.eval = w.train;
   }
-  if (s.cfg.init.kind != Init::Kind::pytorch)
-    throw InputError("init", "--init gaussian is available for the two-layer backend only (--arch twolayer on synthetic data)");
   w.arch = std::make_shared<Architecture>(Architecture::parse(d.arch, w.train->input(), d.classes > 2 ? d.classes : 1,
                                                               d.kernel, d.stride, s.cfg.N, image || s.cfg.biases()));
   w.etas = s.etas;
   w.batches = s.batches;
   w.bootstrap = s.bootstrap;
+  w.early = s.early;
   w.opt.ensemble = s.opt.ensemble;
   w.opt.steps = s.opt.steps;
   w.opt.record_every = s.opt.record_every;
@@ -340,6 +339,7 @@ DeepSweep make_sweep(const Study& s, const DeepCli& d) {
   w.opt.threads = s.opt.threads;
   w.opt.progress = s.opt.progress;
   w.opt.grad_samples = d.grad_samples;
+  w.opt.init = s.cfg.init;
   w.opt.loss = s.cfg.loss;
   w.opt.sampler = d.sampler == "auto" ? (w.train->size() == 0 ? SamplerKind::online : SamplerKind::replacement)
                                       : parse_sampler(d.sampler);
@@ -358,7 +358,7 @@ std::vector<Parameter> deep_params(const DeepSweep& w, const DeepCli& d, const S
           {"sampler", to_string(w.opt.sampler)}, {"grad_samples", std::int64_t(w.opt.grad_samples)},
           {"eta", etas}, {"batch", batches}, {"ensemble", std::int64_t(w.opt.ensemble)},
           {"steps", std::int64_t(w.opt.steps)}, {"record_every", std::int64_t(w.opt.record_every)},
-          {"init", std::string("pytorch")}, {"seed", std::int64_t(w.opt.seed)},
+          {"init", w.opt.init.text()}, {"seed", std::int64_t(w.opt.seed)},
           {"threads", std::int64_t(w.opt.threads)}, {"bootstrap", std::int64_t(w.bootstrap)}};
 }
 
@@ -398,10 +398,10 @@ int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, 
     int S;
   };
   const std::vector<Part> parts = {
-      {"fc6_gaussian_eta", "fc:100,100,100,100,100", "gaussian", 100, 2, {0.025, 0.05, 0.075, 0.1}, {1}, 64, 20000, 200, 128},
-      {"cnn6_fmnist_eta", "conv:10,10,10,10,10,10", "fashion-mnist", 0, 10, {0.0025, 0.005, 0.0075, 0.01}, {1}, 16, 8000, 200, 64},
-      {"fc300_fmnist_eta", "fc:300", "fashion-mnist", 0, 10, {0.025, 0.05, 0.075, 0.1}, {100}, 8, 1000, 25, 64},
-      {"fc300_fmnist_batch", "fc:300", "fashion-mnist", 0, 10, {0.02}, {50, 100, 200}, 8, 1000, 25, 64}};
+      {"fc6_gaussian_eta", "fc:100,100,100,100,100", "gaussian", 100, 2, {0.025, 0.05, 0.075, 0.1}, {1}, 32, 10000, 200, 256},
+      {"cnn6_fmnist_eta", "conv:10,10,10,10,10,10", "fashion-mnist", 0, 10, {0.0025, 0.005, 0.0075, 0.01}, {1}, 8, 2000, 200, 256},
+      {"fc300_fmnist_eta", "fc:300", "fashion-mnist", 0, 10, {0.025, 0.05, 0.075, 0.1}, {100}, 4, 500, 25, 256},
+      {"fc300_fmnist_batch", "fc:300", "fashion-mnist", 0, 10, {0.02}, {50, 100, 200}, 4, 500, 25, 256}};
   std::string md = "# soret net --study deep\n\nsoret " + std::string(soret::version) +
                    ". Gradient variance: unbiased variance over S fresh samples of each parameter's per-sample "
                    "gradient, summed over all parameters and divided by their number (grad_var), also per layer. "
@@ -475,7 +475,7 @@ int net_main(int argc, char** argv) {
     ("ensemble", po::value<int>()->default_value(256), "networks per run")
     ("steps", po::value<long long>()->default_value(5000), "SGD steps")
     ("record-every", po::value<long long>()->default_value(10), "record every K steps")
-    ("init", po::value<std::string>()->default_value("pytorch"), "pytorch (nn.Linear default) | gaussian:SW,SB,SV")
+    ("init", po::value<std::string>()->default_value("pytorch"), "pytorch (nn.Linear/nn.Conv2d defaults: uniform in +-1/sqrt(fan_in)) | gaussian:SW,SB,SV (twolayer: W ~ N(0, SW^2/M), b ~ N(0, SB^2), V ~ N(0, SV^2/N); fc/conv: every hidden layer's weights ~ N(0, SW^2/fan_in), the output layer's ~ N(0, SV^2/fan_in), every bias ~ N(0, SB^2))")
     ("train-size", po::value<long long>()->default_value(0), "0: fresh samples every step; n: a fixed training set")
     ("probe", po::value<int>()->default_value(0), "also the activation rate on P fixed probe samples at each record")
     ("grid-v", po::value<std::string>()->default_value("-1:1:40"), "(V_i, b_i) density grid along V: LO:HI:BINS (BINS 0: off)")

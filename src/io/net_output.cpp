@@ -1,5 +1,6 @@
 #include "soret/io/net_output.hpp"
 
+#include <algorithm>
 #include <variant>
 
 #include "soret/io/hdf5.hpp"
@@ -92,6 +93,46 @@ void write_deep_sweep(const std::string& path, const net::DeepSweep& s, const ne
     h5::attr(g, "at_edge", std::int64_t(c.at_edge));
     h5::attr(g, "bootstrap", std::int64_t(c.bootstrap));
     h5::attr(g, "variable", c.variable);
+  }
+  // Early-time rates of the gradient variance and their power laws.
+  auto dotted = [](std::string n) {
+    for (auto& ch : n)
+      if (ch == ':') ch = '.';
+    return n;
+  };
+  auto eg = h5::create_group(sc, "early");
+  h5::attr(eg, "t_end", std::int64_t(s.early_window()));
+  std::vector<std::string> qnames;
+  for (const auto& r : o.rates)
+    if (std::find(qnames.begin(), qnames.end(), r.quantity) == qnames.end()) qnames.push_back(r.quantity);
+  for (const auto& q : qnames) {
+    std::vector<double> eta, rate, se;
+    std::vector<std::int64_t> batch;
+    std::vector<std::string> names;
+    for (const auto& r : o.rates)
+      if (r.quantity == q) {
+        eta.push_back(r.eta);
+        batch.push_back(r.batch);
+        rate.push_back(r.rate);
+        se.push_back(r.se);
+        names.push_back(r.run);
+      }
+    auto g = h5::create_group(eg, dotted(q));
+    h5::write(g, "eta", eta, {eta.size()});
+    h5::write(g, "batch", batch, {batch.size()});
+    h5::write(g, "rate", rate, {rate.size()}, "per step");
+    h5::write(g, "se", se, {se.size()}, "per step");
+    h5::attr(g, "runs", join(names));
+  }
+  auto pg = h5::create_group(sc, "power");
+  for (const auto& p : o.fits) {
+    auto g = h5::create_group(pg, dotted(p.quantity) + "_vs_" + p.variable);
+    h5::attr(g, "slope", p.slope);
+    h5::attr(g, "se", p.se);
+    h5::attr(g, "ci95_lo", p.slope - 1.96 * p.se);
+    h5::attr(g, "ci95_hi", p.slope + 1.96 * p.se);
+    h5::attr(g, "points", std::int64_t(p.points));
+    h5::attr(g, "unresolved", std::int64_t(p.unresolved()));
   }
   file.commit();
 }

@@ -150,3 +150,61 @@ void conv_grad_x(const double* dy, int Co, int Ho, int Wo, const double* w, int 
 }
 
 }  // namespace soret::net::kernels
+
+#include <cblas.h>
+
+namespace soret::net::kernels {
+
+void im2col(const double* x, int Ci, int H, int Wd, int K, int S, int Ho, int Wo, double* cols) {
+  for (int c = 0; c < Ci; ++c)
+    for (int ky = 0; ky < K; ++ky)
+      for (int kx = 0; kx < K; ++kx) {
+        double* r = cols + ((std::size_t(c) * K + ky) * K + kx) * std::size_t(Ho) * Wo;
+        for (int oy = 0; oy < Ho; ++oy) {
+          const double* xr = x + (std::size_t(c) * H + std::size_t(oy) * S + ky) * Wd + kx;
+          double* rr = r + std::size_t(oy) * Wo;
+          if (S == 1) std::copy_n(xr, Wo, rr);
+          else
+            for (int ox = 0; ox < Wo; ++ox) rr[ox] = xr[std::size_t(ox) * S];
+        }
+      }
+}
+
+void conv_gemm_forward(const double* x, int Ci, int H, int Wd, const double* w, const double* bias, int Co, int K, int S,
+                       int Ho, int Wo, double* y, double* cols) {
+  const int q = Ho * Wo, kk = Ci * K * K;
+  im2col(x, Ci, H, Wd, K, S, Ho, Wo, cols);
+  for (int c = 0; c < Co; ++c) std::fill_n(y + std::size_t(c) * q, q, bias ? bias[c] : 0.0);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, q, kk, 1.0, w, kk, cols, q, 1.0, y, q);
+}
+
+void conv_gemm_grad_w(const double* x, int Ci, int H, int Wd, const double* dy, int Co, int K, int S, int Ho, int Wo,
+                      double scale, double* gw, double* cols) {
+  const int q = Ho * Wo, kk = Ci * K * K;
+  im2col(x, Ci, H, Wd, K, S, Ho, Wo, cols);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, kk, q, scale, dy, q, cols, q, 1.0, gw, kk);
+}
+
+void conv_gemm_grad_x(const double* dy, int Co, int Ho, int Wo, const double* w, int Ci, int H, int Wd, int K, int S,
+                      double* dx, double* cols) {
+  const int q = Ho * Wo, kk = Ci * K * K;
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, q, Co, 1.0, w, kk, dy, q, 0.0, cols, q);
+  std::fill_n(dx, std::size_t(Ci) * H * Wd, 0.0);
+  for (int c = 0; c < Ci; ++c)
+    for (int ky = 0; ky < K; ++ky)
+      for (int kx = 0; kx < K; ++kx) {
+        const double* r = cols + ((std::size_t(c) * K + ky) * K + kx) * std::size_t(q);
+        for (int oy = 0; oy < Ho; ++oy) {
+          double* xr = dx + (std::size_t(c) * H + std::size_t(oy) * S + ky) * Wd + kx;
+          const double* rr = r + std::size_t(oy) * Wo;
+          if (S == 1) {
+#pragma omp simd
+            for (int ox = 0; ox < Wo; ++ox) xr[ox] += rr[ox];
+          } else {
+            for (int ox = 0; ox < Wo; ++ox) xr[std::size_t(ox) * S] += rr[ox];
+          }
+        }
+      }
+}
+
+}  // namespace soret::net::kernels

@@ -23,3 +23,26 @@ void conv_grad_w(const double* x, int Ci, int H, int Wd, const double* dy, int C
 void conv_grad_x(const double* dy, int Co, int Ho, int Wo, const double* w, int Ci, int K, double* dx, double* work);
 
 }  // namespace soret::net::kernels
+
+namespace soret::net::kernels {
+
+// Convolutions as im2col + matrix products through OpenBLAS (any stride, no padding), per sample:
+// cols (Ci K K x Ho Wo) holds the input patches. Measured faster than the direct kernels above on
+// a machine without AVX-512 (README, bench/bench_net_libs.cpp).
+
+/// cols[(ci K + ky) K + kx][oy Wo + ox] = x[ci][oy S + ky][ox S + kx].
+void im2col(const double* x, int Ci, int H, int Wd, int K, int S, int Ho, int Wo, double* cols);
+
+/// y = bias (or 0) + w (Co x Ci K K) . cols(x); cols: scratch of Ci K K Ho Wo doubles.
+void conv_gemm_forward(const double* x, int Ci, int H, int Wd, const double* w, const double* bias, int Co, int K, int S,
+                       int Ho, int Wo, double* y, double* cols);
+
+/// gw += scale dy (Co x Ho Wo) . cols(x)^T.
+void conv_gemm_grad_w(const double* x, int Ci, int H, int Wd, const double* dy, int Co, int K, int S, int Ho, int Wo,
+                      double scale, double* gw, double* cols);
+
+/// dx = col2im(w^T . dy) (written, not added).
+void conv_gemm_grad_x(const double* dy, int Co, int Ho, int Wo, const double* w, int Ci, int H, int Wd, int K, int S,
+                      double* dx, double* cols);
+
+}  // namespace soret::net::kernels

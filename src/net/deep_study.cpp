@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -34,7 +35,54 @@ DeepSweepOutput run_deep_sweep(const DeepSweep& s, bool quiet) {
       }
     }
   out.collapses = deep_collapses(s, out.runs);
+  deep_rates(s, out);
   return out;
+}
+
+std::uint64_t DeepSweep::early_window() const {
+  return early > 0 ? early : std::max<std::uint64_t>(opt.record_every * 6, opt.steps / 10);
+}
+
+void deep_rates(const DeepSweep& s, DeepSweepOutput& o) {
+  o.rates.clear();
+  o.fits.clear();
+  if (o.runs.empty() || s.opt.grad_samples < 2) return;
+  std::vector<std::pair<std::string, int>> qs = {{"grad_var", 0}};
+  const auto& labels = o.runs[0].rec.column("grad_var_layer").labels;
+  for (size_t j = 0; j < labels.size(); ++j) qs.push_back({"grad_var_layer:" + labels[j], int(j)});
+  const std::uint64_t t_end = s.early_window();
+  for (const auto& r : o.runs)
+    for (const auto& [name, j] : qs) {
+      Series x;
+      x.eta = r.spec.eta;
+      x.batch = r.spec.batch;
+      x.t = r.t;
+      x.networks = r.diverged_at.size();
+      x.v = r.rec.slice(j == 0 && name == "grad_var" ? "grad_var" : "grad_var_layer", size_t(j));
+      o.rates.push_back(early_rate(x, r.spec.name, name, false, t_end));
+    }
+  for (const auto& [name, j] : qs) {
+    if (s.etas.size() >= 2)
+      for (int B : s.batches) {
+        std::vector<EarlyRate> v;
+        for (const auto& r : o.rates)
+          if (r.quantity == name && r.batch == B) v.push_back(r);
+        auto p = power_fit(v, "eta");
+        p.quantity = name + "_B=" + std::to_string(B);
+        o.fits.push_back(p);
+      }
+    if (s.batches.size() >= 2)
+      for (double eta : s.etas) {
+        std::vector<EarlyRate> v;
+        for (const auto& r : o.rates)
+          if (r.quantity == name && r.eta == eta) v.push_back(r);
+        auto p = power_fit(v, "batch");
+        char b[32];
+        std::snprintf(b, sizeof b, "_eta=%g", eta);
+        p.quantity = name + b;
+        o.fits.push_back(p);
+      }
+  }
 }
 
 std::vector<Collapse> deep_collapses(const DeepSweep& s, const std::vector<DeepRun>& runs) {
@@ -91,6 +139,24 @@ std::vector<Collapse> deep_collapses(const DeepSweep& s, const std::vector<DeepR
 std::string deep_summary(const DeepSweep& s, const DeepSweepOutput& o) {
   std::string out;
   char buf[512];
+  {  // the cost of the records (gradient variance from S per-sample gradients), measured apart
+    double wall = 0, rec = 0, steps = 0;
+    for (const auto& r : o.runs) {
+      wall += r.seconds;
+      rec += r.record_seconds;
+      steps += double(r.diverged_at.size()) * double(s.opt.steps);
+    }
+    const int th = s.opt.threads > 0 ? s.opt.threads : omp_get_max_threads();
+    const double samples = double(o.runs.empty() ? 0 : o.runs[0].records()) * double(s.opt.grad_samples) *
+                           double(o.runs.empty() ? 0 : o.runs[0].diverged_at.size()) * double(o.runs.size());
+    std::snprintf(buf, sizeof buf,
+                  "  time %.1f s on %d threads; records (S = %d every %llu steps) %.1f s of %.1f s thread time (%.0f%%): "
+                  "%.3g ms per record sample, training %.3g ms per network-step (thread time)\n",
+                  wall, th, s.opt.grad_samples, (unsigned long long)s.opt.record_every, rec, wall * th,
+                  wall > 0 ? 100.0 * rec / (wall * th) : 0.0, samples > 0 ? 1e3 * rec / samples : 0.0,
+                  steps > 0 ? 1e3 * (wall * th - rec) / steps : 0.0);
+    out += buf;
+  }
   for (const auto& r : o.runs) {
     if (s.opt.grad_samples < 2) break;
     const auto gv = r.rec.slice("grad_var"), acc = r.rec.slice("accuracy");
@@ -112,6 +178,20 @@ std::string deep_summary(const DeepSweep& s, const DeepSweepOutput& o) {
   }
   for (const auto& c : o.collapses) {
     std::snprintf(buf, sizeof buf, "  collapse %-36s vs %-5s: %s\n", c.quantity.c_str(), c.variable.c_str(), c.text().c_str());
+    out += buf;
+  }
+  if (!o.fits.empty()) {
+    std::snprintf(buf, sizeof buf, "  early rates: slope at t = 0 of per-network quadratics over t <= %llu, then log|rate| vs log eta or log |B|\n",
+                  (unsigned long long)s.early_window());
+    out += buf;
+  }
+  for (const auto& r : o.rates)
+    if (r.quantity == "grad_var") {
+      std::snprintf(buf, sizeof buf, "  early rate grad_var %-18s %.3g +- %.2g per step\n", r.run.c_str(), r.rate, r.se);
+      out += buf;
+    }
+  for (const auto& p : o.fits) {
+    std::snprintf(buf, sizeof buf, "  early rate %-34s ~ %s\n", p.quantity.c_str(), p.text().c_str());
     out += buf;
   }
   return out;

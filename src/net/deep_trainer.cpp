@@ -105,6 +105,7 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
     Workspace ws(a);
     BatchWorkspace bws(a, std::max(B, chunk));
     bws.blas = opt.blas;
+    ws.conv = bws.one.conv = opt.conv;
     Sampler sampler(train, opt.sampler, B, opt.seed);
     std::vector<double> p(P), g(P), Xb(size_t(std::max(B, chunk)) * X), dY(size_t(std::max(B, chunk)) * O);
     std::vector<int> yb(std::max(B, chunk));
@@ -173,7 +174,8 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
 
 #pragma omp for schedule(dynamic, 1)
     for (int e = 0; e < E; ++e) {
-      init_pytorch(a, opt.seed, std::uint64_t(e), p.data());
+      if (opt.init.kind == Init::Kind::pytorch) init_pytorch(a, opt.seed, std::uint64_t(e), p.data());
+      else init_gaussian(a, opt.init.sw, opt.init.sb, opt.init.sv, opt.seed, std::uint64_t(e), p.data());
       std::int64_t dead = -1;
       for (std::uint64_t t = 0; t < T; ++t) {
         if (t % K == 0) {

@@ -7,8 +7,7 @@
 #include "soret/common/parse.hpp"
 #include "soret/common/rng.hpp"
 #include "net/conv_kernels.hpp"
-
-#include <cblas.h>
+#include "net/dense_kernels.hpp"
 
 namespace soret::net {
 
@@ -192,6 +191,18 @@ Workspace::Workspace(const Architecture& a) {
       w = std::max(w, Co * (Ho + 2 * K - 2) * (Wo + 2 * K - 2) + size_t(l.in.c) * Co * K * K);
     }
   work.assign(w + 2 * slack, 0.0);
+  size_t c = 0;
+  for (const auto& l : a.layers)
+    if (l.kind == LayerKind::conv2d) c = std::max(c, size_t(l.in.c) * l.kernel * l.kernel * l.out.h * l.out.w);
+  cols.assign(c, 0.0);
+}
+
+ConvImpl default_conv_impl() {
+#ifdef __AVX512F__
+  return ConvImpl::direct;
+#else
+  return ConvImpl::gemm;
+#endif
 }
 
 namespace {
@@ -256,7 +267,12 @@ void dense_backward(const Layer& l, const double* p, const double* __restrict x,
   }
 }
 
-void conv_forward(const Layer& l, const double* p, const double* __restrict x, double* __restrict y) {
+void conv_forward(const Layer& l, const double* p, const double* __restrict x, double* __restrict y, Workspace& ws) {
+  if (ws.conv == ConvImpl::gemm) {
+    kernels::conv_gemm_forward(x, l.in.c, l.in.h, l.in.w, p + l.w_off, l.bias ? p + l.b_off : nullptr, l.out.c, l.kernel,
+                               l.stride, l.out.h, l.out.w, y, ws.cols.data());
+    return;
+  }
   if (l.stride == 1) {
     kernels::conv_valid(x, l.in.c, l.in.h, l.in.w, p + l.w_off, l.bias ? p + l.b_off : nullptr, l.out.c, l.kernel, y);
     return;
@@ -294,8 +310,40 @@ void conv_backward_strided(const Layer& l, const double* p, const double* __rest
                            double* __restrict dx, double* gW, double* gb, double scale);
 
 /// gW, gb: the layer's weight and bias gradient blocks (gb unused without bias).
+/// dx = the input gradient of one sample (written), by ws.conv.
+void conv_dx(const Layer& l, const double* p, const double* dy, double* dx, Workspace& ws) {
+  if (ws.conv == ConvImpl::gemm)
+    kernels::conv_gemm_grad_x(dy, l.out.c, l.out.h, l.out.w, p + l.w_off, l.in.c, l.in.h, l.in.w, l.kernel, l.stride, dx,
+                              ws.cols.data());
+  else
+    kernels::conv_grad_x(dy, l.out.c, l.out.h, l.out.w, p + l.w_off, l.in.c, l.kernel, dx, ws.work.data());
+}
+
+/// gW += scale x-correlation of one sample, gb += scale sum dy, by ws.conv.
+void conv_dw(const Layer& l, const double* x, const double* dy, double* gW, double* gb, double scale, Workspace& ws) {
+  if (l.bias)
+    for (int co = 0; co < l.out.c; ++co) {
+      const double* dyc = dy + size_t(co) * l.out.h * l.out.w;
+      double s = 0;
+      for (int q = 0; q < l.out.h * l.out.w; ++q) s += dyc[q];
+      gb[co] += scale * s;
+    }
+  if (ws.conv == ConvImpl::gemm)
+    kernels::conv_gemm_grad_w(x, l.in.c, l.in.h, l.in.w, dy, l.out.c, l.kernel, l.stride, l.out.h, l.out.w, scale, gW,
+                              ws.cols.data());
+  else
+    kernels::conv_grad_w(x, l.in.c, l.in.h, l.in.w, dy, l.out.c, l.kernel, scale, gW, ws.work.data());
+}
+
 void conv_backward_blocks(const Layer& l, const double* p, const double* x, const double* dy, double* dx, double* gW,
-                          double* gb, double scale, double* work) {
+                          double* gb, double scale, Workspace& ws) {
+  if (ws.conv == ConvImpl::gemm) {
+    // (dx first: gW may be the weights themselves, an SGD step in place)
+    if (dx) conv_dx(l, p, dy, dx, ws);
+    conv_dw(l, x, dy, gW, gb, scale, ws);
+    return;
+  }
+  double* work = ws.work.data();
   if (l.stride != 1) {
     conv_backward_strided(l, p, x, dy, dx, gW, gb, scale);
     return;
@@ -313,8 +361,8 @@ void conv_backward_blocks(const Layer& l, const double* p, const double* x, cons
 }
 
 void conv_backward(const Layer& l, const double* p, const double* x, const double* dy, double* dx, double* g,
-                   double scale, double* work) {
-  conv_backward_blocks(l, p, x, dy, dx, g + l.w_off, g + l.b_off, scale, work);
+                   double scale, Workspace& ws) {
+  conv_backward_blocks(l, p, x, dy, dx, g + l.w_off, g + l.b_off, scale, ws);
 }
 
 /// The direct loops, for any stride.
@@ -373,7 +421,7 @@ const double* forward(const Architecture& a, const double* p, const double* x, W
     double* out = ws.act[i + 1].data();
     switch (l.kind) {
       case LayerKind::dense: dense_forward(l, p, in, out); break;
-      case LayerKind::conv2d: conv_forward(l, p, in, out); break;
+      case LayerKind::conv2d: conv_forward(l, p, in, out, ws); break;
       case LayerKind::relu: {
         const size_t n = l.in.size();
 #pragma omp simd
@@ -396,7 +444,7 @@ void backward(const Architecture& a, const double* p, const double* dout, Worksp
     const bool need_dx = i > 0;
     switch (l.kind) {
       case LayerKind::dense: dense_backward(l, p, in, d, need_dx ? dn : nullptr, grad, scale); break;
-      case LayerKind::conv2d: conv_backward(l, p, in, d, need_dx ? dn : nullptr, grad, scale, ws.work.data()); break;
+      case LayerKind::conv2d: conv_backward(l, p, in, d, need_dx ? dn : nullptr, grad, scale, ws); break;
       case LayerKind::relu: {
         const size_t n = l.in.size();
 #pragma omp simd
@@ -410,58 +458,9 @@ void backward(const Architecture& a, const double* p, const double* dout, Worksp
 }
 
 namespace {
-
-// The three products of a Dense layer over n samples, through OpenBLAS or as hand-written loops
-// (kept for the measured comparison, bench_net_deep --gemm loops).
-void gemm_forward(bool blas, int n, int no, int ni, const double* X, const double* W, double* Y) {
-  if (blas) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, no, ni, 1.0, X, ni, W, ni, 0.0, Y, no);
-    return;
-  }
-  for (int k = 0; k < n; ++k)
-    for (int i = 0; i < no; ++i) {
-      const double* w = W + size_t(i) * ni;
-      const double* x = X + size_t(k) * ni;
-      double s = 0;
-#pragma omp simd reduction(+ : s)
-      for (int j = 0; j < ni; ++j) s += w[j] * x[j];
-      Y[size_t(k) * no + i] = s;
-    }
+kernels::DenseImpl impl(const BatchWorkspace& ws) {
+  return ws.blas ? kernels::DenseImpl::openblas : kernels::DenseImpl::loops;
 }
-
-void gemm_grad_w(bool blas, int n, int no, int ni, double scale, const double* dY, const double* X, double* gW) {
-  if (blas) {
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, n, scale, dY, no, X, ni, 1.0, gW, ni);
-    return;
-  }
-  for (int k = 0; k < n; ++k)
-    for (int i = 0; i < no; ++i) {
-      const double d = scale * dY[size_t(k) * no + i];
-      if (d == 0.0) continue;
-      double* g = gW + size_t(i) * ni;
-      const double* x = X + size_t(k) * ni;
-#pragma omp simd
-      for (int j = 0; j < ni; ++j) g[j] += d * x[j];
-    }
-}
-
-void gemm_grad_x(bool blas, int n, int no, int ni, const double* dY, const double* W, double* dX) {
-  if (blas) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, ni, no, 1.0, dY, no, W, ni, 0.0, dX, ni);
-    return;
-  }
-  std::fill_n(dX, size_t(n) * ni, 0.0);
-  for (int k = 0; k < n; ++k)
-    for (int i = 0; i < no; ++i) {
-      const double d = dY[size_t(k) * no + i];
-      if (d == 0.0) continue;
-      const double* w = W + size_t(i) * ni;
-      double* dx = dX + size_t(k) * ni;
-#pragma omp simd
-      for (int j = 0; j < ni; ++j) dx[j] += d * w[j];
-    }
-}
-
 }  // namespace
 
 BatchWorkspace::BatchWorkspace(const Architecture& a, int n_) : n(n_), one(a) {
@@ -486,7 +485,7 @@ void forward_batch(const Architecture& a, const double* p, const double* X, int 
     const size_t ni = l.in.size(), no = l.out.size();
     switch (l.kind) {
       case LayerKind::dense:
-        gemm_forward(ws.blas, n, int(no), int(ni), in, p + l.w_off, out);
+        kernels::dense_fwd(impl(ws), n, int(no), int(ni), in, p + l.w_off, out);
         if (l.bias)
           for (int k = 0; k < n; ++k) {
             double* y = out + size_t(k) * no;
@@ -496,7 +495,7 @@ void forward_batch(const Architecture& a, const double* p, const double* X, int 
           }
         break;
       case LayerKind::conv2d:
-        for (int k = 0; k < n; ++k) conv_forward(l, p, in + size_t(k) * ni, out + size_t(k) * no);
+        for (int k = 0; k < n; ++k) conv_forward(l, p, in + size_t(k) * ni, out + size_t(k) * no, ws.one);
         break;
       case LayerKind::relu: {
         const size_t m = size_t(n) * ni;
@@ -522,8 +521,8 @@ void backward_batch(const Architecture& a, const double* p, const double* dY, in
     switch (l.kind) {
       case LayerKind::dense: {
         // dx first: grad may be p itself (an SGD step in place)
-        if (need_dx) gemm_grad_x(ws.blas, n, int(no), int(ni), d, p + l.w_off, dn);
-        gemm_grad_w(ws.blas, n, int(no), int(ni), scale, d, in, grad + l.w_off);
+        if (need_dx) kernels::dense_grad_x(impl(ws), n, int(no), int(ni), d, p + l.w_off, dn);
+        kernels::dense_grad_w(impl(ws), n, int(no), int(ni), scale, d, in, grad + l.w_off);
         if (l.bias)
           for (int k = 0; k < n; ++k) {
             const double* dy = d + size_t(k) * no;
@@ -550,18 +549,21 @@ void backward_batch(const Architecture& a, const double* p, const double* dY, in
           if (sq) {  // this sample's own gradient, then added to the sum
             double* s = ws.scratch.data();
             std::fill_n(s, l.w_size + l.b_size, 0.0);
-            conv_backward_blocks(l, p, x, dy, dx, s, s + l.w_size, scale, ws.one.work.data());
+            conv_backward_blocks(l, p, x, dy, dx, s, s + l.w_size, scale, ws.one);
             double q = 0;
             for (size_t j = 0; j < l.w_size; ++j) { q += s[j] * s[j]; grad[l.w_off + j] += s[j]; }
             for (size_t j = 0; j < l.b_size; ++j) { q += s[l.w_size + j] * s[l.w_size + j]; grad[l.b_off + j] += s[l.w_size + j]; }
             sq[i] += q;
-          } else if (l.stride != 1) {
-            conv_backward(l, p, x, dy, dx, grad, scale, ws.one.work.data());
+          } else if (l.stride != 1 && ws.one.conv == ConvImpl::direct) {
+            conv_backward(l, p, x, dy, dx, grad, scale, ws.one);
           } else {
-            if (dx) kernels::conv_grad_x(dy, l.out.c, l.out.h, l.out.w, p + l.w_off, l.in.c, l.kernel, dx, ws.one.work.data());
+            if (dx) conv_dx(l, p, dy, dx, ws.one);
           }
         }
-        if (!sq && l.stride == 1)  // weight gradients after every sample's dx (in-place steps)
+        if (!sq && ws.one.conv == ConvImpl::gemm)  // weight gradients after every sample's dx (in-place steps)
+          for (int k = 0; k < n; ++k)
+            conv_dw(l, in + size_t(k) * ni, d + size_t(k) * no, grad + l.w_off, grad + l.b_off, scale, ws.one);
+        else if (!sq && l.stride == 1)
           for (int k = 0; k < n; ++k) {
             const double* x = in + size_t(k) * ni;
             const double* dy = d + size_t(k) * no;
@@ -591,6 +593,17 @@ void init_pytorch(const Architecture& a, std::uint64_t seed, std::uint64_t e, do
   rng::CounterStream rs(rng::make_key(seed, rng::Stream::net_init), e, 0);
   for (const auto& b : a.blocks)
     for (size_t i = 0; i < b.size; ++i) p[b.offset + i] = b.bound * (2 * rs.uniform() - 1);
+}
+
+void init_gaussian(const Architecture& a, double sw, double sb, double sv, std::uint64_t seed, std::uint64_t e, double* p) {
+  rng::CounterStream rs(rng::make_key(seed, rng::Stream::net_init), e, 0);
+  const int last = a.param_layers().back();
+  for (const auto& b : a.blocks) {
+    const Layer& l = a.layers[b.layer];
+    const bool bias = b.offset == l.b_off && l.b_size > 0;
+    const double sd = bias ? sb : (b.layer == last ? sv : sw) / std::sqrt(double(l.fan_in));
+    for (size_t i = 0; i < b.size; ++i) p[b.offset + i] = sd * rs.normal();
+  }
 }
 
 }  // namespace soret::net

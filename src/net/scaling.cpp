@@ -129,13 +129,19 @@ Collapse collapse(const std::vector<const RunResult*>& runs, Field f, const std:
 }
 
 EarlyRate early_rate(const RunResult& r, Field f, const std::string& quantity, bool square, std::uint64_t t_end) {
+  return early_rate(Series{r.spec.eta, r.spec.batch, r.t, r.*f, r.diverged_at.size()}, r.spec.name, quantity, square,
+                    t_end);
+}
+
+EarlyRate early_rate(const Series& r, const std::string& run, const std::string& quantity, bool square,
+                     std::uint64_t t_end) {
   EarlyRate out;
-  out.run = r.spec.name;
+  out.run = run;
   out.quantity = quantity;
-  out.eta = r.spec.eta;
-  out.batch = r.spec.batch;
+  out.eta = r.eta;
+  out.batch = r.batch;
   out.t_end = t_end;
-  const size_t E = r.diverged_at.size();
+  const size_t E = r.networks;
   // Per network: least-squares quadratic a + r t + c t^2 over the window; r is the slope at t = 0
   // (the curvature term keeps a bending curve from biasing it).
   std::vector<double> slopes;
@@ -144,7 +150,7 @@ EarlyRate early_rate(const RunResult& r, Field f, const std::string& quantity, b
     int n = 0;
     bool ok = true;
     for (size_t k = 0; k < r.t.size() && r.t[k] <= t_end; ++k) {
-      double v = (r.*f)[k * E + e];
+      double v = r.v[k * E + e];
       if (!std::isfinite(v)) { ok = false; break; }
       if (square) v *= v;
       const double x = double(r.t[k]) / double(t_end), p[3] = {1, x, x * x};
@@ -174,6 +180,16 @@ EarlyRate early_rate(const RunResult& r, Field f, const std::string& quantity, b
   return out;
 }
 
+std::string PowerFit::text() const {
+  char b[160];
+  const char* v = variable == "eta" ? "eta" : "|B|";
+  if (unresolved())
+    std::snprintf(b, sizeof b, "unresolved: %s^%.2f +- %.2f (95%% interval wider than the value)", v, slope, se);
+  else
+    std::snprintf(b, sizeof b, "%s^%.2f [%.2f, %.2f]", v, slope, slope - 1.96 * se, slope + 1.96 * se);
+  return b;
+}
+
 PowerFit power_fit(const std::vector<EarlyRate>& rates, const std::string& variable) {
   PowerFit p;
   p.variable = variable;
@@ -183,6 +199,7 @@ PowerFit power_fit(const std::vector<EarlyRate>& rates, const std::string& varia
     if (!(std::abs(r.rate) > 0) || !(r.se > 0)) continue;
     const double x = std::log(variable == "eta" ? r.eta : double(r.batch)), y = std::log(std::abs(r.rate));
     const double sy = r.se / std::abs(r.rate), w = 1 / (sy * sy);
+    ++p.points;
     S += w; Sx += w * x; Sy += w * y; Sxx += w * x * x; Sxy += w * x * y;
   }
   const double det = S * Sxx - Sx * Sx;

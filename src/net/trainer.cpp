@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <span>
 
 #include "soret/walk/boundary.hpp"
 #include "soret/common/progress.hpp"
@@ -91,6 +92,8 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
   res.final_W.assign(size_t(E) * N * M, kNaN);
   res.final_b.assign(size_t(E) * N, kNaN);
   res.final_V.assign(size_t(E) * N, kNaN);
+  const size_t PG = size_t(N) * M + (c.biases() ? size_t(N) : 0) + size_t(N);  // Architecture::twolayer params
+  res.final_params.assign(size_t(E) * PG, kNaN);
 
   DataSource data(c, opt.seed);
   std::vector<double> probe_x(size_t(std::max(opt.probe, 0)) * M);
@@ -115,7 +118,12 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
     FieldAcc& fa = facc[tid];
     // Units are padded to P (a multiple of 8) with zero parameters, so that the kernels work on
     // whole 8-double vectors; padded units have h = 0 and never change.
-    std::vector<double> W(size_t(P) * M), b(P), V(P), W0(size_t(P) * M), b0(P), V0(P), Winit(size_t(N) * M);
+    // One contiguous parameter buffer per network with named blocks, as the generic backend's:
+    // "dense0.weight" (here column-major M x P, in strips of 8 units), "dense0.bias" (P), "dense1.weight" (V, P).
+    std::vector<double> net(size_t(P) * M + 2 * size_t(P));
+    const std::span<double> W(net.data(), size_t(P) * M), b(net.data() + size_t(P) * M, size_t(P)),
+        V(net.data() + size_t(P) * M + P, size_t(P));
+    std::vector<double> W0(size_t(P) * M), b0(P), V0(P), Winit(size_t(N) * M);
     std::vector<double> X(size_t(B) * M), Xn(size_t(B) * M), Y(B), Yn(B), H(size_t(B) * P), Hn(size_t(B) * P);
     std::vector<double> delta(B), U(size_t(B) * P), gV(P), gb(P), sgV(P), sgb(P), F(size_t(B) * M);
     std::vector<double> a(P), row(P), norms(P), norms_start(P), nrm_next(P);
@@ -142,7 +150,7 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
           for (int k = 0; k < B; ++k)
             store8(&Hb[size_t(k) * P + ib], strip_dot(&Xb[size_t(k) * M], &W[ib], P, M, load8(&b[ib])));
       };
-      auto unit_norms = [&](const std::vector<double>& Wc, std::vector<double>& out) {
+      auto unit_norms = [&](std::span<const double> Wc, std::vector<double>& out) {
         std::fill(out.begin(), out.end(), 0.0);
         for (int j = 0; j < M; ++j) {
           const double* col = &Wc[size_t(j) * P];
@@ -195,9 +203,9 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
             }
           }
         }
-        if (!have_next) W0 = W;  // otherwise copied by the fused pass of finish_window
+        if (!have_next) W0.assign(W.begin(), W.end());  // otherwise copied by the fused pass of finish_window
         have_next = false;
-        b0 = b; V0 = V;
+        b0.assign(b.begin(), b.end()); V0.assign(V.begin(), V.end());
         std::fill(sgV.begin(), sgV.end(), 0.0);
         std::fill(sgb.begin(), sgb.end(), 0.0);
         s_loss = s_act = s_p = s_c2 = s_gv = s_gb = s_gw = 0;
@@ -394,6 +402,14 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
         for (int j = 0; j < M; ++j) res.final_W[(size_t(e) * N + i) * M + j] = W[size_t(j) * P + i];
         res.final_b[size_t(e) * N + i] = b[i];
         res.final_V[size_t(e) * N + i] = V[i];
+      }
+      {  // the same parameters in the generic backend's block layout (W row-major, b if any, V)
+        double* q = &res.final_params[size_t(e) * PG];
+        for (int i = 0; i < N; ++i)
+          for (int j = 0; j < M; ++j) *q++ = W[size_t(j) * P + i];
+        if (c.biases())
+          for (int i = 0; i < N; ++i) *q++ = b[i];
+        for (int i = 0; i < N; ++i) *q++ = V[i];
       }
 #pragma omp critical
       {

@@ -19,6 +19,10 @@ struct DeepSweep {
   std::vector<int> batches;
   DeepOptions opt;
   int bootstrap = 200;
+  /// Early-time window of the rate fits (slope at t = 0 of per-network quadratics over t <= early);
+  /// 0: max(6 K, steps / 10), as the two-layer study.
+  std::uint64_t early = 0;
+  std::uint64_t early_window() const;
 };
 
 struct DeepSweepOutput {
@@ -26,6 +30,10 @@ struct DeepSweepOutput {
   /// quantities "grad_var", "grad_var_layer:<layer>", "activation_rate_layer:<layer>",
   /// "weight_norm_layer:<layer>" (suffix _B=... or _eta=...), along eta and |B|
   std::vector<Collapse> collapses;
+  /// early-time rates of "grad_var" and "grad_var_layer:<layer>" per run, and their power laws
+  /// (log|rate| vs log eta per |B|, suffix _B=...; vs log |B| per eta, suffix _eta=...)
+  std::vector<EarlyRate> rates;
+  std::vector<PowerFit> fits;
 };
 
 /// Runs every (eta, |B|) of the sweep (the same initial networks and data streams in each: common
@@ -34,6 +42,9 @@ DeepSweepOutput run_deep_sweep(const DeepSweep& s, bool quiet);
 
 /// The collapse analyses of a finished sweep.
 std::vector<Collapse> deep_collapses(const DeepSweep& s, const std::vector<DeepRun>& runs);
+
+/// The early-time rates and power fits of a finished sweep (into o.rates, o.fits).
+void deep_rates(const DeepSweep& s, DeepSweepOutput& o);
 
 /// Run name of a sweep point: "eta=0.05_B=1".
 std::string run_name(double eta, int batch);

@@ -36,6 +36,8 @@ struct DeepOptions {
   /// passes (Dense layers as matrix products); smaller ones sample by sample.
   int batched_from = 4;
   bool blas = true;        ///< batched Dense products by OpenBLAS (false: hand-written loops)
+  ConvImpl conv = default_conv_impl();  ///< how convolutions are computed (layers.hpp)
+  Init init;               ///< pytorch (default) or gaussian (init_gaussian(): per-layer scales)
 };
 
 struct DeepRun {

@@ -81,6 +81,15 @@ class Architecture {
   std::size_t params_ = 0;
 };
 
+/// How convolutions are computed: `direct`, soret's register-blocked kernels (stride 1; direct
+/// loops otherwise), written for AVX-512; `gemm`, im2col + OpenBLAS dgemm per sample (any
+/// stride). Measured (bench/bench_net_libs.cpp, README): on a 2-core AMD EPYC without AVX-512,
+/// gemm is ~10x faster than the direct kernels.
+enum class ConvImpl { direct, gemm };
+/// `direct` when compiled for AVX-512 (the previous benchmark machine; not re-measured against
+/// gemm there), else `gemm`.
+ConvImpl default_conv_impl();
+
 /// The activations of one sample: act[0] = input, act[l + 1] = output of layer l; and the
 /// gradient buffers of the backward pass.
 struct Workspace {
@@ -88,6 +97,8 @@ struct Workspace {
   std::vector<std::vector<double>> act;
   std::vector<double> d0, d1;
   std::vector<double> work;  ///< scratch of the convolution kernels
+  std::vector<double> cols;  ///< im2col patches of one sample (ConvImpl::gemm)
+  ConvImpl conv = default_conv_impl();
 };
 
 /// Forward pass of one sample x (input().size() values) with parameters p; returns the output
@@ -127,5 +138,11 @@ void backward_batch(const Architecture& a, const double* p, const double* dY, in
 /// +-1/sqrt(fan_in), drawn block by block in order from the net_init stream, counter (e, 0, ...).
 /// For `twolayer` this gives the same numbers as init_network() of the two-layer trainer.
 void init_pytorch(const Architecture& a, std::uint64_t seed, std::uint64_t e, double* p);
+
+/// Gaussian initialisation (`--init gaussian:SW,SB,SV`), block by block in order from the same
+/// stream: the weights of every parameter layer but the last ~ N(0, SW^2 / fan_in), the last
+/// (output) layer's weights ~ N(0, SV^2 / fan_in), every bias ~ N(0, SB^2). For `twolayer` this
+/// gives the same numbers as init_network() of the two-layer trainer with the same Init.
+void init_gaussian(const Architecture& a, double sw, double sb, double sv, std::uint64_t seed, std::uint64_t e, double* p);
 
 }  // namespace soret::net

@@ -55,10 +55,19 @@ struct EarlyRate {
 /// Early-time rate: the slope at t = 0 of a least-squares quadratic fitted per network to the records
 /// with t <= t_end; mean and standard error over networks.
 EarlyRate early_rate(const RunResult& r, Field f, const std::string& quantity, bool square, std::uint64_t t_end);
+/// The same on a series of any trainer (NaN = diverged: that network is left out).
+EarlyRate early_rate(const Series& s, const std::string& run, const std::string& quantity, bool square,
+                     std::uint64_t t_end);
 
 struct PowerFit {
   std::string quantity, variable;
   double slope = 0, se = 0;  ///< log|rate| vs log(variable), weighted least squares
+  int points = 0;            ///< rates used (nonzero, finite, with a positive SE)
+  /// The 95% interval (slope +- 1.96 se) is wider than |slope|, or there are fewer than 2 points:
+  /// the exponent is not resolved and is not reported as an estimate.
+  bool unresolved() const { return !(points >= 2 && 2 * 1.96 * se <= std::abs(slope)); }
+  /// "eta^-1.93 [-2.05, -1.81]" or "unresolved: eta^0.31 +- 0.80 (95% interval wider than the value)".
+  std::string text() const;
 };
 PowerFit power_fit(const std::vector<EarlyRate>& rates, const std::string& variable);
 

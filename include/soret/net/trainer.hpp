@@ -58,6 +58,9 @@ struct RunResult {
   std::vector<std::uint64_t> cross_b_plus, cross_b_minus;  ///< windows x (bins_b + 1)
   /// Final parameters of every network: W (E x N x M, row-major per network), b (E x N), V (E x N).
   std::vector<double> final_W, final_b, final_V;
+  /// The same, one buffer per network (E x params) in the block layout of the generic backend's
+  /// Architecture::twolayer: dense0.weight (W), dense0.bias (b, with biases), dense1.weight (V).
+  std::vector<double> final_params;
   double seconds = 0;
   std::size_t records() const { return t.size(); }
 };

@@ -338,6 +338,10 @@ struct WalkEngine::Impl {
     }
     const std::int32_t B1 = P.lattice[1].bins;
     const std::int32_t* __restrict b = c[1].data();
+    if (fused) {  // every walker alive and inside (the lattice is the domain): the flat bin
+      for (int i = 0; i < s.n; ++i) bin[i] = a[i] * B1 + b[i];
+      return;
+    }
     for (int i = 0; i < s.n; ++i) {
       const bool in = a[i] >= 0 && a[i] < B0 && b[i] >= 0 && b[i] < B1;
       const std::int32_t v = in ? a[i] * B1 + b[i] : -1;

@@ -230,17 +230,38 @@ TEST_CASE("density recorded with flux windows equals density recorded alone - th
     auto m = model_1d("1", 0.05, Boundary::free, -0.3, 0.3);  // walkers leave the lattice
     cases.push_back({"free", m, 12, 0.05});
   }
+  {  // 2-D: the table also holds the second axis' end cell
+    WalkModel m;
+    m.dim = 2;
+    m.eta = 0.03;
+    m.g = {"1 + 0.5*sin(2*_pi*q0)", "1.2 - 0.4*cos(2*_pi*q1)"};
+    m.groups = {{0}, {1}};
+    m.axes = {AxisSpec{0, 1, Boundary::periodic}, AxisSpec{-1, 1, Boundary::reflecting}};
+    cases.push_back({"2-D periodic x reflecting", m, 12, 0.03});
+    m.axes[1] = AxisSpec{-1, 1, Boundary::free};  // walkers leave the second axis' lattice
+    m.g[1] = "0.9";
+    cases.push_back({"2-D periodic x free", m, 12, 0.03});
+  }
   for (const auto& c : cases) {
     CAPTURE(c.name);
     const std::uint64_t T = 40;
     for (int pair_k : {0, 1, 3}) {
       CAPTURE(pair_k);
-      auto with = plan_1d(c.m, c.bins, every(1, T), windows_every(1, T));
-      auto alone = plan_1d(c.m, c.bins, every(1, T), {});
+      auto make = [&](std::vector<Window> w) {
+        if (c.m.dim == 1) return plan_1d(c.m, c.bins, every(1, T), w);
+        ObserverPlan p;
+        p.hist_axes = {0, 1};
+        p.lattice = {Lattice(c.m.axes[0].lo, c.m.axes[0].hi, c.bins), Lattice(c.m.axes[1].lo, c.m.axes[1].hi, 9)};
+        p.density_times = every(1, T);
+        p.flux_windows = w;
+        return p;
+      };
+      auto with = make(windows_every(1, T));
+      auto alone = make({});
       RunOptions o = run_opts(2003, T, 31, 2);
       o.block = 512;
       o.flux_pair_k = pair_k;
-      WalkEngine ew(c.m, with, InitSpec::parse("uniform", 1), o), ea(c.m, alone, InitSpec::parse("uniform", 1), o);
+      WalkEngine ew(c.m, with, InitSpec::parse("uniform", c.m.dim), o), ea(c.m, alone, InitSpec::parse("uniform", c.m.dim), o);
       const auto rw = ew.run(), ra = ea.run();
       CHECK(rw.density_counts == ra.density_counts);
       CHECK(rw.density_outside == ra.density_outside);

@@ -39,7 +39,7 @@ bool axis_scalar(const AxisKernel& k, double* x, const std::uint64_t* w, int bit
 /// GK: 0 constant g, 1 P = 16, 2 P = 32, 3 one piece (degree k.D at run time); D: the degree
 /// of GK 1 and 2 (unrolled). PER: periodic (else reflecting). CELLS: write c1; CU: write cu.
 template <int GK, int D, bool PER, bool CELLS, bool CU>
-bool axis_avx512(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
+bool axis_simd(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
                  std::int32_t* cu) {
   const __m512d lo = _mm512_set1_pd(k.m.lo), hi = _mm512_set1_pd(k.m.hi), L = _mm512_set1_pd(k.m.L);
   const __m512d eta = _mm512_set1_pd(k.eta);
@@ -145,37 +145,6 @@ bool axis_avx512(const AxisKernel& k, double* x, const std::uint64_t* w, int bit
     }
   }
   return any != 0;
-}
-
-template <int GK, int D, bool PER>
-bool dispatch_cells(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
-                    std::int32_t* cu) {
-  if (!c1) return axis_avx512<GK, D, PER, false, false>(k, x, w, bit, cap, c1, cu);
-  if (!cu) return axis_avx512<GK, D, PER, true, false>(k, x, w, bit, cap, c1, cu);
-  return axis_avx512<GK, D, PER, true, true>(k, x, w, bit, cap, c1, cu);
-}
-
-template <int GK, int D>
-bool dispatch_boundary(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
-                       std::int32_t* cu) {
-  if (k.m.b == Boundary::periodic) return dispatch_cells<GK, D, true>(k, x, w, bit, cap, c1, cu);
-  return dispatch_cells<GK, D, false>(k, x, w, bit, cap, c1, cu);
-}
-
-template <int GK>
-bool dispatch_degree(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
-                     std::int32_t* cu) {
-  switch (k.D) {
-    case 1: return dispatch_boundary<GK, 1>(k, x, w, bit, cap, c1, cu);
-    case 2: return dispatch_boundary<GK, 2>(k, x, w, bit, cap, c1, cu);
-    case 3: return dispatch_boundary<GK, 3>(k, x, w, bit, cap, c1, cu);
-    case 4: return dispatch_boundary<GK, 4>(k, x, w, bit, cap, c1, cu);
-    case 5: return dispatch_boundary<GK, 5>(k, x, w, bit, cap, c1, cu);
-    case 6: return dispatch_boundary<GK, 6>(k, x, w, bit, cap, c1, cu);
-    case 7: return dispatch_boundary<GK, 7>(k, x, w, bit, cap, c1, cu);
-    case 8: return dispatch_boundary<GK, 8>(k, x, w, bit, cap, c1, cu);
-    default: return dispatch_boundary<GK, 9>(k, x, w, bit, cap, c1, cu);
-  }
 }
 
 template <int GK, int D>
@@ -295,7 +264,7 @@ inline void piece4(const AxisKernel& k, __m256d xv, __m128i& j, __m256d& t) {
 /// k.D at run time). PER: periodic (else reflecting).
 /// CELLS: write c1; CU: write cu. Same arithmetic as axis_scalar, lane for lane.
 template <int GK, int D, bool PER, bool CELLS, bool CU>
-bool axis_avx2(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
+bool axis_simd(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
                std::int32_t* cu) {
   const __m256d lo = _mm256_set1_pd(k.m.lo), hi = _mm256_set1_pd(k.m.hi), L = _mm256_set1_pd(k.m.L);
   const __m256d eta = _mm256_set1_pd(k.eta), gc = _mm256_set1_pd(k.gconst);
@@ -362,21 +331,6 @@ bool axis_avx2(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, 
   return any != 0;
 }
 
-template <int GK, int D, bool PER>
-bool dispatch_cells(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
-                    std::int32_t* cu) {
-  if (!c1) return axis_avx2<GK, D, PER, false, false>(k, x, w, bit, cap, c1, cu);
-  if (!cu) return axis_avx2<GK, D, PER, true, false>(k, x, w, bit, cap, c1, cu);
-  return axis_avx2<GK, D, PER, true, true>(k, x, w, bit, cap, c1, cu);
-}
-
-template <int GK, int D>
-bool dispatch_boundary(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
-                       std::int32_t* cu) {
-  if (k.m.b == Boundary::periodic) return dispatch_cells<GK, D, true>(k, x, w, bit, cap, c1, cu);
-  return dispatch_cells<GK, D, false>(k, x, w, bit, cap, c1, cu);
-}
-
 void poly_single_avx2(const AxisKernel& k, double lo_, double hi_, const double* x, int n, double* out) {
   const __m256d lo = _mm256_set1_pd(lo_), hi = _mm256_set1_pd(hi_);
   int i = 0;
@@ -408,6 +362,38 @@ void poly_avx2(const AxisKernel& k, double lo_, double hi_, const double* x, int
   for (; i < n; ++i) out[i] = kernel_g(k, std::clamp(x[i], lo_, hi_));
 }
 
+void poly_degree2(const AxisKernel& k, double lo, double hi, const double* x, int n, double* out) {
+  switch (k.D) {
+    case 1: return poly_avx2<1>(k, lo, hi, x, n, out);
+    case 2: return poly_avx2<2>(k, lo, hi, x, n, out);
+    case 3: return poly_avx2<3>(k, lo, hi, x, n, out);
+    case 4: return poly_avx2<4>(k, lo, hi, x, n, out);
+    case 5: return poly_avx2<5>(k, lo, hi, x, n, out);
+    case 6: return poly_avx2<6>(k, lo, hi, x, n, out);
+    case 7: return poly_avx2<7>(k, lo, hi, x, n, out);
+    case 8: return poly_avx2<8>(k, lo, hi, x, n, out);
+    default: return poly_avx2<9>(k, lo, hi, x, n, out);
+  }
+}
+#endif
+
+#if defined(SORET_AVX512) || defined(SORET_AVX2)
+// Dispatch to axis_simd, the kernel of the ISA compiled above.
+template <int GK, int D, bool PER>
+bool dispatch_cells(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
+                    std::int32_t* cu) {
+  if (!c1) return axis_simd<GK, D, PER, false, false>(k, x, w, bit, cap, c1, cu);
+  if (!cu) return axis_simd<GK, D, PER, true, false>(k, x, w, bit, cap, c1, cu);
+  return axis_simd<GK, D, PER, true, true>(k, x, w, bit, cap, c1, cu);
+}
+
+template <int GK, int D>
+bool dispatch_boundary(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
+                       std::int32_t* cu) {
+  if (k.m.b == Boundary::periodic) return dispatch_cells<GK, D, true>(k, x, w, bit, cap, c1, cu);
+  return dispatch_cells<GK, D, false>(k, x, w, bit, cap, c1, cu);
+}
+
 template <int GK>
 bool dispatch_degree(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, int cap, std::int32_t* c1,
                      std::int32_t* cu) {
@@ -424,19 +410,6 @@ bool dispatch_degree(const AxisKernel& k, double* x, const std::uint64_t* w, int
   }
 }
 
-void poly_degree2(const AxisKernel& k, double lo, double hi, const double* x, int n, double* out) {
-  switch (k.D) {
-    case 1: return poly_avx2<1>(k, lo, hi, x, n, out);
-    case 2: return poly_avx2<2>(k, lo, hi, x, n, out);
-    case 3: return poly_avx2<3>(k, lo, hi, x, n, out);
-    case 4: return poly_avx2<4>(k, lo, hi, x, n, out);
-    case 5: return poly_avx2<5>(k, lo, hi, x, n, out);
-    case 6: return poly_avx2<6>(k, lo, hi, x, n, out);
-    case 7: return poly_avx2<7>(k, lo, hi, x, n, out);
-    case 8: return poly_avx2<8>(k, lo, hi, x, n, out);
-    default: return poly_avx2<9>(k, lo, hi, x, n, out);
-  }
-}
 #endif
 
 }  // namespace

@@ -109,7 +109,9 @@ std::vector<Case> cases() {
 
 }  // namespace
 
-TEST_CASE("architectures: parameter blocks, shapes and the paper's CNN") {
+TEST_SUITE_BEGIN("quick");
+
+TEST_CASE("architectures: parameter blocks - shapes and the paper's CNN") {
   const auto cnn = Architecture::parse("conv:10,10,10,10,10,10", Shape{1, 28, 28}, 10, 5, 1, 0, true);
   const auto pl = cnn.param_layers();
   REQUIRE(pl.size() == 7);
@@ -352,3 +354,5 @@ TEST_CASE("batched Dense products: OpenBLAS and the hand-written loops agree to 
   const auto g1 = r1.rec.slice("grad_var"), g2 = r2.rec.slice("grad_var");
   for (size_t q = 0; q < g1.size(); ++q) CHECK(g1[q] == doctest::Approx(g2[q]).epsilon(1e-9));
 }
+
+TEST_SUITE_END();

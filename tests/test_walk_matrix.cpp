@@ -131,7 +131,9 @@ int check_continuity(const ObserverPlan& p, const WalkResults& r) {
 
 }  // namespace
 
-TEST_CASE("configuration matrix: threads, block, chunk and integrator never change a result") {
+TEST_SUITE_BEGIN("slow");
+
+TEST_CASE("configuration matrix: threads - block - chunk and integrator never change a result") {
   for (const auto& sc : scenarios()) {
     CAPTURE(sc.name);
     WalkResults ref;
@@ -211,3 +213,5 @@ TEST_CASE("a run over all walker ids equals the sum of runs over two ranges of i
     CHECK(a.final_pos == pos);
   }
 }
+
+TEST_SUITE_END();

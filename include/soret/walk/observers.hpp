@@ -52,7 +52,7 @@ struct ObserverPlan {
   std::vector<std::vector<int>> window_segments;    ///< segments composing each window
   std::vector<std::uint64_t> moment_times;
 
-  int total_bins() const;
+  std::int64_t total_bins() const;  ///< product of the bins, 64-bit, saturating at 2^62
   int flux_faces() const { return lattice.empty() ? 0 : lattice[0].bins + 1; }
   /// Checks ranges against the model and steps, builds segments; throws InputError.
   void finalize(const WalkModel& m, std::uint64_t steps);

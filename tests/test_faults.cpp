@@ -17,6 +17,10 @@
 #include <map>
 #include <sstream>
 
+#include <boost/math/distributions/students_t.hpp>
+
+#include "check/support.hpp"
+#include "soret/check/check.hpp"
 #include "soret/common/budget.hpp"
 #include "soret/common/error.hpp"
 #include "soret/io/atomic_file.hpp"
@@ -364,6 +368,33 @@ TEST_CASE("memory sizes and the budget") {
   CHECK_NOTHROW(enforce_memory_budget(e, 4096));
   CHECK_NOTHROW(enforce_memory_budget(e, 0));
   CHECK_THROWS_AS(enforce_memory_budget(e, 3000), InputError);
+}
+
+TEST_CASE("check: a gating row fails when its standard error is 0 - and its false-alarm rate is that of t with 15 dof") {
+  std::vector<check::Row> rows;
+  check::gate(rows, "s", "q", "e", 1.0, 0.0, "p", 1.0);  // identical replicas: SE 0, measured == predicted
+  check::gate(rows, "s", "q", "e", 1.0, 0.1, "p", 1.05);  // z = -0.5
+  check::gate(rows, "s", "q", "e", 1.0, 0.1, "p", 1.6);   // z = -6
+  check::gate(rows, "s", "q", "e", 1.0, NAN, "p", 1.0);
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0].verdict == "FAIL");
+  CHECK(rows[1].verdict == "pass");
+  CHECK(rows[2].verdict == "FAIL");
+  CHECK(rows[3].verdict == "FAIL");
+  check::Report rep;
+  rep.rows = {rows[1]};
+  CHECK(rep.passed());
+  rep.rows.push_back(rows[0]);
+  CHECK(!rep.passed());
+  // A profile row (Hotelling T^2) over identical replicas fails too.
+  check::Replicas same;
+  same.samples.assign(check::kReplicas, std::vector<double>(20, 1.0));
+  std::vector<int> use(20);
+  for (int i = 0; i < 20; ++i) use[i] = i;
+  check::profile_row(rows, true, "s", "profile", "e", same, std::vector<double>(20, 1.0), "p", use, "", 6);
+  CHECK(rows.back().verdict == "FAIL");
+  const boost::math::students_t t(check::kReplicas - 1);
+  CHECK(check::kGateFalseAlarm == doctest::Approx(2 * cdf(complement(t, check::kGateZ))).epsilon(0.01));
 }
 
 TEST_SUITE_END();

@@ -220,6 +220,7 @@ TEST_CASE("fault table: each bad input is one line naming it - exit 2 - nothing 
       {W0 + "--steps 1000000000 --moments-every 1 --density-at none --flux-windows none", "--moments-every"},
       {W + "--bins 100000000", "--density-at"},
       {W0 + "--walkers 100000000000 --steps 1", "--max-memory"},
+      {W0 + "--steps 100000000000 --chunk 2147483647 --density-at none --flux-windows none", "--max-memory"},
       {W0 + "--walkers 1000000 --max-memory 1M", "--max-memory"},
       {W + "--max-memory lots", "--max-memory"},
       {N + "--full-batch 2147483647 --compare 1", "--max-memory"},

@@ -226,6 +226,7 @@ TEST_CASE("fault table: each bad input is one line naming it - exit 2 - nothing 
       {N + "--full-batch 2147483647 --compare 1", "--max-memory"},
       {N + "--inputs 100000 --hidden 100000", "--max-memory"},
       {N + "--bootstrap 2147483647", "--max-memory"},
+      {N + "--arch fc:100000,100000 --inputs 100000", "--max-memory"},
   };
   const auto before_out = snapshot(out);
   const auto before_in = snapshot(in);

@@ -398,10 +398,32 @@ std::vector<Parameter> deep_params(const DeepSweep& w, const DeepCli& d, const S
           {"threads", std::int64_t(w.opt.threads)}, {"bootstrap", std::int64_t(w.bootstrap)}};
 }
 
+/// Memory of a generic-backend sweep (coarse): per thread, activations and their gradients of
+/// max(batch, 64) samples through every layer plus a few parameter-sized buffers; per run, the
+/// final parameters of every network and the records (kept until the file is written, which is
+/// built in memory).
+MemoryEstimate estimate_deep_memory(const DeepSweep& w) {
+  MemoryEstimate e;
+  const double threads = w.opt.threads > 0 ? w.opt.threads : omp_get_max_threads();
+  double acts = double(w.arch->input.size());
+  for (const auto& l : w.arch->layers) acts += double(l.out.size());
+  int B = 64;
+  for (int b : w.batches) B = std::max(B, b);
+  const double P = double(w.arch->params()), E = w.opt.ensemble;
+  e.add("per-thread activations and workspaces", threads * (double(B) * acts * 8.0 * 4 + P * 8.0 * 6));
+  const double R = double((w.opt.steps + w.opt.record_every - 1) / w.opt.record_every);
+  const double runs = double(w.etas.size() * w.batches.size());
+  e.add("final parameters and records of the runs",
+        runs * (E * P * 8.0 + R * E * 8.0 * (8 + 3 * double(w.arch->layers.size()))) * 3);
+  e.add("bootstrap", double(w.bootstrap) * (8.0 + E * 4.0));
+  return e;
+}
+
 /// One generic-backend sweep into one HDF5 file.
-int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quiet) {
+int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quiet, double budget) {
   io::check_output_file(out, "out");  // fail early (exit 2) on a bad place, before any training
   const DeepSweep w = make_sweep(s, d);
+  enforce_memory_budget(estimate_deep_memory(w), budget);
   if (!quiet)
     std::printf("soret net %s: %s, %zu parameters, %s, %s loss, E=%d, %llu steps, S=%d\n", soret::version,
                 w.arch->text.c_str(), w.arch->params(), w.train->describe().c_str(), to_string(w.opt.loss).c_str(),
@@ -623,7 +645,7 @@ int net_main(int argc, char** argv) {
   const double budget = parse_memory_size(vm["max-memory"].as<std::string>(), "max-memory");
   if (!generic && study.empty()) enforce_memory_budget(estimate_twolayer_memory(s), budget);
   if (study == "deep") return deep_study(s, d, out, quiet);
-  if (generic) return deep_run(s, d, out, quiet);
+  if (generic) return deep_run(s, d, out, quiet, budget);
 
   auto params = [&](const Study& st) {
     std::string etas, batches;

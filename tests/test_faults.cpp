@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +24,7 @@
 #include "soret/check/check.hpp"
 #include "soret/common/budget.hpp"
 #include "soret/common/error.hpp"
+#include "soret/common/omp_guard.hpp"
 #include "soret/io/atomic_file.hpp"
 #include "soret/io/hdf5.hpp"
 
@@ -353,6 +355,33 @@ TEST_CASE("signals remove the temporaries - SIGINT - SIGTERM - SIGHUP - and the 
     CHECK(snapshot(d).empty());
     fs::remove_all(d);
   }
+}
+
+TEST_CASE("an exception inside an OpenMP region is caught per thread and rethrown once after it") {
+  OmpGuard guard;
+  std::atomic<int> ran{0};
+#pragma omp parallel for num_threads(4) schedule(dynamic, 1)
+  for (int i = 0; i < 1000; ++i)
+    guard.run([&] {
+      ++ran;
+      if (i == 3) throw InputError("x", "--x: thrown in iteration 3");
+      if (i == 5) throw std::bad_alloc();
+    });
+  CHECK(guard.failed());
+  CHECK(ran.load() < 1000);  // the remaining iterations are skipped
+  try {
+    guard.rethrow();
+    FAIL("nothing rethrown");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("iteration 3") != std::string::npos);
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find("out of memory") != std::string::npos);
+  }
+  OmpGuard quiet;
+#pragma omp parallel for num_threads(4)
+  for (int i = 0; i < 100; ++i) quiet.run([&] {});
+  CHECK(!quiet.failed());
+  CHECK_NOTHROW(quiet.rethrow());
 }
 
 TEST_CASE("memory sizes and the budget") {

@@ -6,6 +6,8 @@
 
 using namespace soret;
 
+TEST_SUITE_BEGIN("quick");
+
 TEST_CASE("lattice cells: half-open bins - the end point hi belongs to the last bin") {
   Lattice l(0.0, 1.0, 8);
   CHECK(l.cell(0.0) == 0);
@@ -128,3 +130,5 @@ TEST_CASE("a multiplicity n counts the same move n times") {
   CHECK(a == b);
   CHECK(am == bm);
 }
+
+TEST_SUITE_END();

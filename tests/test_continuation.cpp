@@ -45,7 +45,7 @@ Read read(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("--init file: continues with the stored step and seed - bit-identical to an uninterrupted run") {
+TEST_CASE("--init file: continues with the stored step and seed - bit-identical to an uninterrupted run" * doctest::test_suite("slow")) {
   const fs::path d = fs::temp_directory_path() / ("soret-cont-" + std::to_string(::getpid()));
   fs::create_directories(d);
   const std::string A = (d / "a.h5").string(), B = (d / "b.h5").string(), C = (d / "c.h5").string(),

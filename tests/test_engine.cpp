@@ -16,6 +16,8 @@ WalkResults run(const WalkModel& m, const ObserverPlan& p, const std::string& in
 }
 }  // namespace
 
+TEST_SUITE_BEGIN("quick");
+
 TEST_CASE("hand-built walks: a deterministic drift crosses known faces (periodic wrap included)") {
   // g = 0 and drift +1/4 per step on [0,1) with 8 bins: 1/16 -> 5/16 -> 9/16 -> 13/16 -> 17/16 = 1/16.
   auto m = model_1d("0", 0.1, Boundary::periodic);
@@ -61,7 +63,7 @@ TEST_CASE("hand-built walks: reflection and absorption") {
   }
 }
 
-TEST_CASE("flux continuity: each bin's change equals its net face crossings - exactly") {
+TEST_CASE("flux continuity: each bin's change equals its net face crossings - exactly" * doctest::test_suite("slow")) {
   // Large steps (eta g up to 3.75 bins) so that multi-face jumps, wraps and reflections occur.
   for (Boundary b : {Boundary::periodic, Boundary::reflecting, Boundary::absorbing, Boundary::free}) {
     CAPTURE(to_string(b));
@@ -99,7 +101,7 @@ TEST_CASE("the fast flux path and the exact slow path count the same crossings")
   CHECK(a.density_counts == b.density_counts);
 }
 
-TEST_CASE("same seed gives bit-identical results for 1 and 2 threads and any block size") {
+TEST_CASE("same seed gives bit-identical results for 1 and 2 threads and any block size" * doctest::test_suite("slow")) {
   auto m = model_1d("0.5 + q", 0.02, Boundary::reflecting);
   m.alpha = 0.5;
   auto p = plan_1d(m, 30, every(10, 100), windows_every(25, 100));
@@ -209,3 +211,5 @@ TEST_CASE("bad models are rejected with the option named") {
   p.hist_axes = {1};
   CHECK_THROWS_AS(WalkEngine(m, p, InitSpec::parse("uniform", 1), run_opts(10, 1)), InputError);
 }
+
+TEST_SUITE_END();

@@ -10,6 +10,8 @@
 
 using namespace soret;
 
+TEST_SUITE_BEGIN("quick");
+
 TEST_CASE("expressions: variables - the q alias - eta - and parse errors naming the option") {
   Expression e("1 + 2*q + eta", 1, 0.25, "g");
   CHECK(e.at(0.5) == doctest::Approx(2.25));
@@ -24,12 +26,26 @@ TEST_CASE("expressions: variables - the q alias - eta - and parse errors naming 
   CHECK(two(p) == 9.0);
   CHECK_THROWS_AS(Expression("1 + ", 1, 1.0, "g"), InputError);
   CHECK_THROWS_AS(Expression("q2", 2, 1.0, "g"), InputError);  // no such axis
+  bool thrown = false;
   try {
     Expression bad("sin(", 1, 1.0, "drift");
   } catch (const InputError& err) {
+    thrown = true;
     CHECK(err.option() == "drift");
     CHECK(std::string(err.what()).find("--drift") != std::string::npos);
   }
+  CHECK_MESSAGE(thrown, "a syntax error must throw InputError");
+  // muParser accepts these; a profile must not: several results, and an assignment.
+  CHECK_THROWS_AS(Expression("1,2", 1, 1.0, "g"), InputError);
+  CHECK_THROWS_AS(Expression("q=3", 1, 1.0, "g"), InputError);
+  CHECK_NOTHROW(Expression("q<=0.5 ? 1 : (q>=0.7 ? 2 : (q==0.6 ? 3 : (q!=0.65 ? 4 : 5)))", 1, 1.0, "g"));
+  // Storage only for the variables used: a profile of q3 in 64 dimensions evaluates correctly.
+  Expression wide("2*q3", 64, 1.0, "g", 1024);
+  std::vector<double> x(64, 0.0);
+  x[3] = 1.5;
+  CHECK(wide(x.data()) == 3.0);
+  CHECK(wide.used_axes() == std::vector<int>{3});
+  CHECK(wide.diff(0, x.data(), 1e-3) == 0.0);
 }
 
 TEST_CASE("expressions: bulk evaluation equals pointwise evaluation") {
@@ -119,3 +135,5 @@ TEST_CASE("option parsing helpers reject bad values with the option named") {
     CHECK(e.option() == "sign-groups");
   }
 }
+
+TEST_SUITE_END();

@@ -42,7 +42,9 @@ fs::path tmpdir() {
 
 }  // namespace
 
-TEST_CASE("HDF5 round trip: what is written is what was measured - and file: continues a run") {
+TEST_SUITE_BEGIN("quick");
+
+TEST_CASE("HDF5 round trip: what is written is what was measured - and file: reproduces the stored ensemble") {
   const fs::path dir = tmpdir();
   const std::string path = (dir / "rt.h5").string();
   auto m = model_1d("1 + 0.5*sin(2*_pi*q)", 0.02, Boundary::periodic);
@@ -82,6 +84,22 @@ TEST_CASE("HDF5 round trip: what is written is what was measured - and file: con
   WalkEngine e2(m, plan_1d(m, 16, {0}, {}), InitSpec::parse("file:" + path, 1), run_opts(1000, 0, 4), &stored);
   const auto r2 = e2.run();
   CHECK(r2.final_pos == r.final_pos);
+  fs::remove_all(dir);
+}
+
+// A continuation must run steps: T steps, then T more from the file, equal 2T steps in one run
+// (noise keyed on the absolute step, the stored step and seed used).
+TEST_CASE("file: continues a run - T steps then T more from the file equal 2T steps") {
+  const fs::path dir = tmpdir();
+  const std::string a = (dir / "a.h5").string(), b = (dir / "b.h5").string(), c = (dir / "c.h5").string();
+  const std::string common = "walk -q --walkers 500 --g 1 --eta 0.02 --density-at none --flux-windows none ";
+  REQUIRE(soret_cmd(common + "--steps 30 --out " + a).status == 0);
+  REQUIRE(soret_cmd(common + "--steps 30 --init file:" + a + " --out " + b).status == 0);
+  REQUIRE(soret_cmd(common + "--steps 60 --out " + c).status == 0);
+  const auto first = read_stored_ensemble(a), cont = read_stored_ensemble(b), whole = read_stored_ensemble(c);
+  REQUIRE(cont.pos.size() == whole.pos.size());
+  CHECK(cont.pos != first.pos);  // the continuation ran steps
+  CHECK(cont.pos == whole.pos);
   fs::remove_all(dir);
 }
 
@@ -146,7 +164,7 @@ TEST_CASE("CLI: a blow-up exits with status 3 and leaves no file - a good run wr
   fs::remove_all(dir);
 }
 
-TEST_CASE("soret net - bad input gives one line naming the option and no file - a small run writes the schema") {
+TEST_CASE("soret net - bad input gives one line naming the option and no file - a small run writes the schema" * doctest::test_suite("slow")) {
   const fs::path dir = tmpdir();
   const std::string out = (dir / "net.h5").string();
   const std::pair<std::string, std::string> cases[] = {
@@ -177,3 +195,5 @@ TEST_CASE("soret net - bad input gives one line naming the option and no file - 
   }
   fs::remove_all(dir);
 }
+
+TEST_SUITE_END();

@@ -33,6 +33,8 @@ AxisKernel kernel_of(const FastFunction& f, AxisMove m, double eta) {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("quick");
+
 TEST_CASE("fused axis step equals its scalar definition lane by lane, every degree, both boundaries") {
   INFO("fused ISA: " << fused_isa());
   // Profiles whose fitted degree spans the range: constant, low degree, the default, a steep one.
@@ -121,3 +123,5 @@ TEST_CASE("SIMD piecewise polynomial equals kernel_g at clamped points, NaN and 
     CHECK(bad == 0);
   }
 }
+
+TEST_SUITE_END();

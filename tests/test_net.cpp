@@ -46,6 +46,8 @@ double loss(const NetConfig& c, const std::vector<double>& W, const std::vector<
 
 }  // namespace
 
+TEST_SUITE_BEGIN("quick");
+
 TEST_CASE("one SGD step equals minus eta times the finite-difference gradient of the sample loss") {
   for (Loss l : {Loss::bce, Loss::mse})
     for (Data d : {Data::gaussian, Data::uniform}) {
@@ -214,7 +216,7 @@ TEST_CASE("full-batch GD on a fixed training set uses every example exactly once
   }
 }
 
-TEST_CASE("a collapse search that ends at the edge of its range is reported as no collapse, not as an estimate") {
+TEST_CASE("a collapse search that ends at the edge of its range is reported as no collapse - not as an estimate") {
   auto series = [](double eta, double k_true) {
     Series s;
     s.eta = eta;
@@ -282,3 +284,5 @@ TEST_CASE("a power fit whose 95% interval is wider than its value is flagged unr
   r[1].rate = 0.0;
   CHECK(power_fit(r, "eta").unresolved());
 }
+
+TEST_SUITE_END();

@@ -47,7 +47,9 @@ fs::path tmpdir() {
 
 }  // namespace
 
-TEST_CASE("soret net --arch: bad input is one line naming the option, exit 2, no output file") {
+TEST_SUITE_BEGIN("slow");
+
+TEST_CASE("soret net --arch: bad input is one line naming the option - exit 2 - no output file") {
   const fs::path dir = tmpdir();
   const std::string out = (dir / "deep.h5").string();
   // a truncated Fashion-MNIST file
@@ -167,7 +169,7 @@ TEST_CASE("soret net --arch fc --init gaussian: the initial weights have the per
   fs::remove_all(dir);
 }
 
-TEST_CASE("soret net on the installed Fashion-MNIST: a tiny CNN run, and the same file for 1 and 2 threads") {
+TEST_CASE("soret net on the installed Fashion-MNIST: a tiny CNN run - and the same file for 1 and 2 threads") {
   if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
     MESSAGE("dataset-fashion-mnist is not installed: skipped");
     return;
@@ -187,3 +189,5 @@ TEST_CASE("soret net on the installed Fashion-MNIST: a tiny CNN run, and the sam
   CHECK(h5::read_attr_string(p, "dataset_checksums").find("train-images-idx3-ubyte.gz:") == 0);
   fs::remove_all(dir);
 }
+
+TEST_SUITE_END();

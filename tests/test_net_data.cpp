@@ -64,7 +64,9 @@ std::string error_of(F&& f) {
 
 }  // namespace
 
-TEST_CASE("Fashion-MNIST IDX reader: pixels / 255, labels, binary task, checksums") {
+TEST_SUITE_BEGIN("quick");
+
+TEST_CASE("Fashion-MNIST IDX reader: pixels / 255 - labels - binary task - checksums") {
   const auto dir = tmpdir("fm");
   write_fmnist(dir, 13);
   const auto d = read_fashion_mnist(dir.string(), "train", 10);
@@ -81,7 +83,7 @@ TEST_CASE("Fashion-MNIST IDX reader: pixels / 255, labels, binary task, checksum
   fs::remove_all(dir);
 }
 
-TEST_CASE("Fashion-MNIST reader: a missing, truncated or malformed file is an error naming the file") {
+TEST_CASE("Fashion-MNIST reader: a missing - truncated or malformed file is an error naming the file") {
   const auto dir = tmpdir("fmbad");
   // missing
   auto err = error_of([&] { read_fashion_mnist(dir.string(), "train", 10); });
@@ -111,7 +113,7 @@ TEST_CASE("Fashion-MNIST reader: a missing, truncated or malformed file is an er
   fs::remove_all(dir);
 }
 
-TEST_CASE("CIFAR-10 binary reader on a file the test writes, and its errors") {
+TEST_CASE("CIFAR-10 binary reader on a file the test writes - and its errors") {
   const auto dir = tmpdir("cifar");
   std::vector<unsigned char> b;
   for (int r = 0; r < 3; ++r) {
@@ -148,7 +150,7 @@ TEST_CASE("CIFAR-10 binary reader on a file the test writes, and its errors") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("the installed Fashion-MNIST (Debian's dataset-fashion-mnist) reads as 60000 + 10000 28x28 images") {
+TEST_CASE("the installed Fashion-MNIST (Debian's dataset-fashion-mnist) reads as 60000 + 10000 28x28 images" * doctest::test_suite("slow")) {
   const std::string dir = fashion_mnist_default_dir();
   if (!fs::exists(dir + "/train-images-idx3-ubyte.gz")) {
     MESSAGE("dataset-fashion-mnist is not installed: skipped");
@@ -163,7 +165,7 @@ TEST_CASE("the installed Fashion-MNIST (Debian's dataset-fashion-mnist) reads as
   for (int c : count) CHECK(c == 6000);  // Fashion-MNIST's training set is balanced
 }
 
-TEST_CASE("samplers: epoch shuffles visit every example once per epoch; full passes; replacement is keyed") {
+TEST_CASE("samplers: epoch shuffles visit every example once per epoch - full passes - replacement is keyed") {
   NetConfig c;
   c.M = 3;
   c.train_size = 17;
@@ -196,3 +198,5 @@ TEST_CASE("samplers: epoch shuffles visit every example once per epoch; full pas
     CHECK(x1 == x2);
   }
 }
+
+TEST_SUITE_END();

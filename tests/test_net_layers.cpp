@@ -109,7 +109,9 @@ std::vector<Case> cases() {
 
 }  // namespace
 
-TEST_CASE("architectures: parameter blocks, shapes and the paper's CNN") {
+TEST_SUITE_BEGIN("quick");
+
+TEST_CASE("architectures: parameter blocks - shapes and the paper's CNN") {
   const auto cnn = Architecture::parse("conv:10,10,10,10,10,10", Shape{1, 28, 28}, 10, 5, 1, 0, true);
   const auto pl = cnn.param_layers();
   REQUIRE(pl.size() == 7);
@@ -446,3 +448,5 @@ TEST_CASE("convolutions by im2col + OpenBLAS and by the direct kernels give the 
     for (size_t l = 0; l < a.layers.size(); ++l) CHECK(sq[1][l] == doctest::Approx(sq[0][l]).epsilon(1e-11));
   }
 }
+
+TEST_SUITE_END();

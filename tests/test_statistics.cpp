@@ -35,6 +35,8 @@ double variance_z(const std::vector<double>& xs, double sigma2) {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("statistical");
+
 TEST_CASE("free diffusion: variance = eta^2 g^2 t for each noise law") {
   for (Noise nz : {Noise::rademacher, Noise::gaussian, Noise::uniform}) {
     CAPTURE(to_string(nz));
@@ -123,3 +125,5 @@ TEST_CASE("the three conventions give three different stationary laws (the check
   }
   CHECK(chi2 > B + 5 * std::sqrt(2.0 * B));
 }
+
+TEST_SUITE_END();

@@ -8,6 +8,8 @@
 using namespace soret;
 using namespace soret::theory;
 
+TEST_SUITE_BEGIN("quick");
+
 TEST_CASE("Delta+- solve the implicit equations - closed form for a linear profile") {
   // g = a + b q: Delta+ = eta g / (1 - eta b), Delta- = eta g / (1 + eta b).
   Expression g("0.7 + 0.9*q", 1, 0.1, "g");
@@ -75,7 +77,7 @@ TEST_CASE("exact one-step flux from a uniform density and the eta^4 term") {
   CHECK(stationary_ito_corrected(c, 0.4, 0.1, 1.0, 1.0) == doctest::Approx(0.25));
 }
 
-TEST_CASE("exact discrete stationary law - uniform for constant g and O(eta^4) from the corrected law") {
+TEST_CASE("exact discrete stationary law - uniform for constant g and O(eta^4) from the corrected law" * doctest::test_suite("slow")) {
   Expression c("1.3", 1, 0.1, "g");
   const auto pu = stationary_rademacher_exact(c, 0, 1, Boundary::periodic, 0.05, 10);
   for (double v : pu) CHECK(v == doctest::Approx(0.1).epsilon(1e-9));
@@ -95,3 +97,5 @@ TEST_CASE("exact discrete stationary law - uniform for constant g and O(eta^4) f
   const auto pa = stationary_rademacher_exact(g, 0, 1, Boundary::periodic, 0.02, 10, 1.0);
   for (double v : pa) CHECK(v == doctest::Approx(0.1).epsilon(5e-3));
 }
+
+TEST_SUITE_END();

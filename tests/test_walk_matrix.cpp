@@ -131,7 +131,9 @@ int check_continuity(const ObserverPlan& p, const WalkResults& r) {
 
 }  // namespace
 
-TEST_CASE("configuration matrix: threads, block, chunk and integrator never change a result") {
+TEST_SUITE_BEGIN("slow");
+
+TEST_CASE("configuration matrix: threads - block - chunk and integrator never change a result") {
   for (const auto& sc : scenarios()) {
     CAPTURE(sc.name);
     WalkResults ref;
@@ -230,7 +232,7 @@ TEST_CASE("density recorded with flux windows equals density recorded alone - th
     auto m = model_1d("1", 0.05, Boundary::free, -0.3, 0.3);  // walkers leave the lattice
     cases.push_back({"free", m, 12, 0.05});
   }
-  {  // 2-D: the table also holds the second axis' end cell
+  {  // 2-D: counted directly (the table holds no second axis), the same equality must hold
     WalkModel m;
     m.dim = 2;
     m.eta = 0.03;
@@ -269,3 +271,5 @@ TEST_CASE("density recorded with flux windows equals density recorded alone - th
     }
   }
 }
+
+TEST_SUITE_END();

@@ -7,6 +7,7 @@
 
 #include "soret/check/check.hpp"
 #include "soret/common/error.hpp"
+#include "soret/io/atomic_file.hpp"
 #include "soret/io/hdf5.hpp"
 #include "soret/io/walk_output.hpp"
 #include "soret/version.hpp"
@@ -31,29 +32,18 @@ std::string json_str(const std::string& s) {
   return o + "\"";
 }
 
-/// Writes text to path via a temporary file and a rename.
-void write_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (!out) throw InputError("report", "--report: cannot write '" + path + "'");
-    out << text;
-  }
-  std::filesystem::rename(tmp, path);
-}
 
 }  // namespace
 
 void write_report(const Report& r, const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw InputError("report", "--report: cannot create '" + dir + "'");
+  io::check_output_dir(dir, "report");
 
   std::ostringstream md;
   md << "# soret check report\n\n"
      << "soret " << soret::version << ", " << (r.fast ? "fast subset" : "full suite") << ", "
      << num(r.seconds) << " s. Suite: **" << (r.passed() ? "PASSED" : "FAILED") << "** (every gating row |z| < 5).\n\n"
-     << "z = (measured - predicted) / SE, SE from 16 independent replicas. *Gating* rows compare the simulator "
+     << "z = (measured - predicted) / SE, SE from 16 independent replicas: z follows Student's t with 15 degrees of "
+        "freedom, so a correct row fails |z| < 5 with probability 1.6e-4 (a row with SE = 0 fails). *Gating* rows compare the simulator "
         "with the controlled theory of the walk (validation/THEORY.md); *paper* rows give the verdict on a "
         "paper equation or of a truncated expansion (confirmed: |z| < 5; refuted: |z| >= 5). Profile rows: Hotelling "
         "T^2 on 6 Fourier modes with the replica covariance, z = normal quantile of its F-test p-value.\n\n"
@@ -64,7 +54,11 @@ void write_report(const Report& r, const std::string& dir) {
        << (row.se > 0 ? num(row.se) : "-") << " | " << row.prediction << " | " << num(row.predicted) << " | "
        << num(row.z) << " | " << (row.gating ? "gating" : (row.theory_only ? "theory" : "paper"))
        << " | " << row.verdict << " | " << row.note << " |\n";
-  write_atomic(dir + "/report.md", md.str());
+  // The three files replace their predecessors together: all are written (every write checked,
+  // fsync) before any is renamed into place, so a full disk leaves the previous report whole.
+  io::AtomicOutput md_file(dir + "/report.md", "report");
+  md_file.write(md.str());
+  md_file.prepare();
 
   std::ostringstream js;
   js << "{\n  \"program\": \"soret\",\n  \"version\": " << json_str(soret::version) << ",\n  \"fast\": "
@@ -81,9 +75,11 @@ void write_report(const Report& r, const std::string& dir) {
        << ", \"note\": " << json_str(row.note) << "}" << (i + 1 < r.rows.size() ? "," : "") << "\n";
   }
   js << "  ]\n}\n";
-  write_atomic(dir + "/report.json", js.str());
+  io::AtomicOutput json_file(dir + "/report.json", "report");
+  json_file.write(js.str());
+  json_file.prepare();
 
-  h5::AtomicFile f(dir + "/fields.h5");
+  h5::AtomicFile f(dir + "/fields.h5", "report");
   write_h5md_header(f.id(), "check");
   h5::attr(f.id(), "fast", std::int64_t(r.fast));
   for (const auto& [group, sets] : r.fields) {
@@ -100,7 +96,10 @@ void write_report(const Report& r, const std::string& dir) {
     }
     for (const auto& [name, v] : sets) h5::write(loc, name, v, {hsize_t(v.size())});
   }
-  f.commit();
+  f.prepare();
+  md_file.publish();
+  json_file.publish();
+  f.publish();
 }
 
 }  // namespace soret::check

@@ -1,6 +1,8 @@
 #include "check/support.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <boost/math/distributions/fisher_f.hpp>
 #include <boost/math/distributions/normal.hpp>
 #include <numeric>
@@ -66,7 +68,9 @@ Row make(const std::string& scn, const std::string& qty, const std::string& eq, 
   r.se = se;
   r.prediction = pred_name;
   r.predicted = pred;
-  r.z = se > 0 ? (meas - pred) / se : 0.0;
+  // No standard error (identical replicas: a bug that made them so would otherwise pass): z is
+  // NaN and a gating row fails.
+  r.z = se > 0 && std::isfinite(se) ? (meas - pred) / se : std::numeric_limits<double>::quiet_NaN();
   r.note = note;
   return r;
 }
@@ -76,14 +80,16 @@ void gate(std::vector<Row>& rows, const std::string& scn, const std::string& qty
           double se, const std::string& pred_name, double pred, const std::string& note) {
   Row r = make(scn, qty, eq, meas, se, pred_name, pred, note);
   r.gating = true;
-  r.verdict = std::abs(r.z) < 5 ? "pass" : "FAIL";
+  // |z| < 5: false-alarm rate from Student's t with 15 degrees of freedom (kGateFalseAlarm, check.hpp).
+  r.verdict = std::isfinite(r.z) && std::abs(r.z) < kGateZ ? "pass" : "FAIL";
+  if (!(se > 0)) r.note += std::string(r.note.empty() ? "" : "; ") + "SE = 0: identical replicas, the row cannot be judged";
   rows.push_back(r);
 }
 
 void paper(std::vector<Row>& rows, const std::string& scn, const std::string& qty, const std::string& eq, double meas,
            double se, const std::string& pred_name, double pred, const std::string& note) {
   Row r = make(scn, qty, eq, meas, se, pred_name, pred, note);
-  r.verdict = std::abs(r.z) < 5 ? "confirmed" : "refuted";
+  r.verdict = !std::isfinite(r.z) ? "undetermined" : std::abs(r.z) < 5 ? "confirmed" : "refuted";
   rows.push_back(r);
 }
 
@@ -93,6 +99,15 @@ void profile_row(std::vector<Row>& rows, bool gating, const std::string& scn, co
   const int R = static_cast<int>(meas.samples.size());
   const auto se = meas.se();
   const int n = static_cast<int>(use.size());
+  bool degenerate = false;  // identical replicas somewhere: no covariance to test against
+  for (int b : use) degenerate |= !(se[b] > 0 && std::isfinite(se[b]));
+  if (degenerate) {
+    Row row = make(scn, qty, eq, NAN, 0.0, pred_name, K, "SE = 0 at some point: identical replicas, the profile cannot be judged");
+    row.gating = gating;
+    row.verdict = gating ? "FAIL" : "undetermined";
+    rows.push_back(row);
+    return;
+  }
   // Projections y_r (K per replica) of the standardised deviations.
   std::vector<std::vector<double>> y(R, std::vector<double>(K, 0.0));
   for (int r = 0; r < R; ++r)

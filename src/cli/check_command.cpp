@@ -9,6 +9,7 @@
 #include "cli/options.hpp"
 #include "soret/check/check.hpp"
 #include "soret/common/error.hpp"
+#include "soret/io/atomic_file.hpp"
 #include "soret/walk/model.hpp"
 
 namespace po = boost::program_options;
@@ -34,8 +35,7 @@ int check_main(int argc, char** argv) {
   check::Options opt;
   opt.fast = vm.count("fast") > 0;
   opt.seed = vm["seed"].as<unsigned long long>();
-  opt.threads = vm["threads"].as<int>();
-  if (opt.threads < 0) throw InputError("threads", "--threads must be >= 0");
+  opt.threads = threads_option(vm);
   const bool quiet = vm.count("quiet") > 0;
   opt.progress = !quiet && ::isatty(2);
   const auto names = check::scenario_names();
@@ -45,8 +45,9 @@ int check_main(int argc, char** argv) {
       throw InputError("only", "--only: unknown scenario '" + s + "'");
     opt.only.push_back(s);
   }
-  const auto rep = check::run(opt);
   const auto dir = vm["report"].as<std::string>();
+  io::check_output_dir(dir, "report");  // before the run, not after it
+  const auto rep = check::run(opt);
   check::write_report(rep, dir);
   if (!quiet) {
     int gating = 0, failed = 0;

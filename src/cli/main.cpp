@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "soret/common/error.hpp"
+#include "soret/io/atomic_file.hpp"
 #include "soret/version.hpp"
 
 namespace {
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string cmd = argv[1];
+  soret::io::install_signal_cleanup();  // SIGINT/SIGTERM/SIGHUP remove temporary output files
   try {
     if (cmd == "walk") return soret::cli::walk_main(argc - 1, argv + 1);
     if (cmd == "check") return soret::cli::check_main(argc - 1, argv + 1);

@@ -1,6 +1,8 @@
 // `soret net`: SGD on ensembles of two-layer ReLU networks, sweeps over eta and |B|, scaling study.
+#include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
@@ -10,7 +12,9 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "soret/common/budget.hpp"
 #include "soret/common/error.hpp"
+#include "soret/io/atomic_file.hpp"
 #include "soret/io/hdf5.hpp"
 #include "soret/io/walk_output.hpp"
 #include "soret/walk/model.hpp"
@@ -35,6 +39,16 @@ std::string fmtd(double v) {
   return b;
 }
 
+/// An all-diverged run is reported (its analyses have nothing to work on), not a crash.
+template <typename V>
+void warn_if_all_diverged(const std::string& name, const V& diverged_at) {
+  std::size_t n = 0;
+  for (auto d : diverged_at) n += d >= 0;
+  if (n > 0 && n == diverged_at.size())
+    std::fprintf(stderr, "soret net: warning: run %s: every network (%zu) diverged; its collapse and rate fits are empty\n",
+                 name.c_str(), n);
+}
+
 struct Study {
   NetConfig cfg;
   std::vector<double> etas;
@@ -53,6 +67,27 @@ struct StudyOutput {
   std::vector<PowerFit> fits;
 };
 
+/// Memory of a two-layer sweep, from its options: per-thread work arrays (batch x inputs,
+/// batch x hidden, hidden x inputs), the records and final parameters of every run (all runs are
+/// kept until the file is written, and the file is built in memory), the bootstrap.
+MemoryEstimate estimate_twolayer_memory(const Study& s) {
+  MemoryEstimate e;
+  const double M = s.cfg.M, N = s.cfg.N, P = double((s.cfg.N + 7) / 8 * 8), E = s.opt.ensemble;
+  const double threads = s.opt.threads > 0 ? s.opt.threads : omp_get_max_threads();
+  double B = 0;
+  for (int b : s.batches) B = std::max(B, double(b));
+  if (s.compare) B = std::max(B, s.cfg.train_size > 0 ? double(s.cfg.train_size) : double(s.full_batch));
+  const double R = double((s.opt.steps + s.opt.record_every - 1) / s.opt.record_every);
+  const double bv = s.opt.grid_bins_v, bb = s.opt.grid_bins_b, grid = bv > 0 && bb > 0 ? 1.0 : 0.0;
+  const double fields = grid * (10 * bv * bb + R * (bv + bb + 4) * 2) * 8.0;
+  e.add("per-thread work arrays", threads * (8.0 * (3 * P * M + N * M + 4 * B * M + 4 * B * P + 20 * P + 4 * N) + fields));
+  const double runs = double(s.etas.size() * s.batches.size()) + (s.compare ? 2.0 : 0.0);
+  const double per_run = R * E * 18 * 8.0 + E * (N * M + 2 * N) * 8.0 + fields + double(s.opt.probe) * M * 8.0;
+  e.add("records and final parameters of the runs", runs * per_run * 3 /* results, file image, its copy */);
+  e.add("bootstrap", double(s.bootstrap) * (8.0 + E * 4.0));
+  return e;
+}
+
 StudyOutput run_study(const Study& s, bool quiet) {
   StudyOutput out;
   for (int B : s.batches)
@@ -62,6 +97,7 @@ StudyOutput run_study(const Study& s, bool quiet) {
       spec.batch = B;
       spec.name = "eta=" + fmtd(eta) + "_B=" + std::to_string(B);
       out.runs.push_back(train(s.cfg, spec, s.opt));
+      warn_if_all_diverged(out.runs.back().spec.name, out.runs.back().diverged_at);
       if (!quiet) {
         const auto& r = out.runs.back();
         int div = 0;
@@ -362,12 +398,32 @@ std::vector<Parameter> deep_params(const DeepSweep& w, const DeepCli& d, const S
           {"threads", std::int64_t(w.opt.threads)}, {"bootstrap", std::int64_t(w.bootstrap)}};
 }
 
+/// Memory of a generic-backend sweep (coarse): per thread, activations and their gradients of
+/// max(batch, 64) samples through every layer plus a few parameter-sized buffers; per run, the
+/// final parameters of every network and the records (kept until the file is written, which is
+/// built in memory).
+MemoryEstimate estimate_deep_memory(const DeepSweep& w) {
+  MemoryEstimate e;
+  const double threads = w.opt.threads > 0 ? w.opt.threads : omp_get_max_threads();
+  double acts = double(w.arch->input.size());
+  for (const auto& l : w.arch->layers) acts += double(l.out.size());
+  int B = 64;
+  for (int b : w.batches) B = std::max(B, b);
+  const double P = double(w.arch->params()), E = w.opt.ensemble;
+  e.add("per-thread activations and workspaces", threads * (double(B) * acts * 8.0 * 4 + P * 8.0 * 6));
+  const double R = double((w.opt.steps + w.opt.record_every - 1) / w.opt.record_every);
+  const double runs = double(w.etas.size() * w.batches.size());
+  e.add("final parameters and records of the runs",
+        runs * (E * P * 8.0 + R * E * 8.0 * (8 + 3 * double(w.arch->layers.size()))) * 3);
+  e.add("bootstrap", double(w.bootstrap) * (8.0 + E * 4.0));
+  return e;
+}
+
 /// One generic-backend sweep into one HDF5 file.
-int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quiet) {
-  {  // fail early (exit 2) on an unwritable path, before any training
-    h5::AtomicFile probe_file(out);
-  }
+int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quiet, double budget) {
+  io::check_output_file(out, "out");  // fail early (exit 2) on a bad place, before any training
   const DeepSweep w = make_sweep(s, d);
+  enforce_memory_budget(estimate_deep_memory(w), budget);
   if (!quiet)
     std::printf("soret net %s: %s, %zu parameters, %s, %s loss, E=%d, %llu steps, S=%d\n", soret::version,
                 w.arch->text.c_str(), w.arch->params(), w.train->describe().c_str(), to_string(w.opt.loss).c_str(),
@@ -383,9 +439,7 @@ int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quie
 
 /// --study deep: the paper's deep-network experiments at sizes that run in minutes.
 int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, bool quiet) {
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
-  if (ec) throw InputError("out", "--out: cannot create directory '" + out + "'");
+  io::check_output_dir(out, "out");
   struct Part {
     const char* name;
     const char* arch;
@@ -438,10 +492,7 @@ int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, 
     if (!quiet) std::fputs(sm.c_str(), stdout);
     md += "\n## " + std::string(head) + "\n\n```\n" + sm + "```\n";
   }
-  {
-    std::ofstream f(out + "/summary.md");
-    f << md;
-  }
+  io::write_file_atomic(out + "/summary.md", md, "out");
   if (!quiet) std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_net_deep.py %s\n", out.c_str(), out.c_str());
   return 0;
 }
@@ -487,6 +538,7 @@ int net_main(int argc, char** argv) {
     ("seed", po::value<unsigned long long>()->default_value(1), "random seed")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: all); results do not depend on it")
     ("out", po::value<std::string>()->default_value("soret-net.h5"), "output HDF5 file (a directory with --study)")
+    ("max-memory", po::value<std::string>()->default_value("80%"), "refuse a run whose estimated memory exceeds this (bytes, K/M/G/T, or % of the machine; 0: no limit)")
     ("quiet,q", "no progress and no summary");
   // clang-format on
   po::variables_map vm;
@@ -525,6 +577,21 @@ int net_main(int argc, char** argv) {
   }
   if (s.etas.empty()) throw InputError("eta", "--eta needs at least one value");
   if (s.batches.empty()) throw InputError("batch", "--batch needs at least one value");
+  {  // Each run of the sweep is stored under its name (eta printed with %g): two runs with one
+     // name would collide only after the whole sweep has run.
+    std::vector<std::string> seen;
+    for (int B : s.batches)
+      for (double e : s.etas) {
+        const std::string name = "eta=" + fmtd(e) + "_B=" + std::to_string(B);
+        if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+          const bool dup_batch = std::count(s.batches.begin(), s.batches.end(), B) > 1;
+          const std::string opt = dup_batch ? "batch" : "eta";
+          throw InputError(opt, "--" + opt + ": two runs of the sweep would have the same name '" + name +
+                                    "' (values equal, or equal to 6 significant digits); give distinct values");
+        }
+        seen.push_back(name);
+      }
+  }
   s.opt.ensemble = vm["ensemble"].as<int>();
   if (s.opt.ensemble < 2) throw InputError("ensemble", "--ensemble must be >= 2");
   const long long T = vm["steps"].as<long long>(), K = vm["record-every"].as<long long>();
@@ -533,8 +600,7 @@ int net_main(int argc, char** argv) {
   s.opt.steps = std::uint64_t(T);
   s.opt.record_every = std::uint64_t(K);
   s.opt.seed = vm["seed"].as<unsigned long long>();
-  s.opt.threads = vm["threads"].as<int>();
-  if (s.opt.threads < 0) throw InputError("threads", "--threads must be >= 0");
+  s.opt.threads = threads_option(vm);
   s.opt.probe = vm["probe"].as<int>();
   if (s.opt.probe < 0) throw InputError("probe", "--probe must be >= 0");
   s.opt.progress = !quiet && ::isatty(2);
@@ -544,7 +610,8 @@ int net_main(int argc, char** argv) {
     lo = parse_double(p[0], opt);
     hi = parse_double(p[1], opt);
     const long long b = parse_int(p[2], opt);
-    if (!(lo < hi) || b < 0 || b > 10000) throw InputError(opt, "--" + opt + " needs LO < HI and 0 <= BINS <= 1e4");
+    if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(hi - lo) || b < 0 || b > 10000)
+      throw InputError(opt, "--" + opt + " needs finite LO < HI and 0 <= BINS <= 1e4");
     bins = int(b);
   };
   grid("grid-v", s.opt.v_lo, s.opt.v_hi, s.opt.grid_bins_v);
@@ -575,8 +642,10 @@ int net_main(int argc, char** argv) {
   if (d.split != "train" && d.split != "test") throw InputError("split", "--split must be train or test");
   if (!image && d.split != "train") throw InputError("split", "--split test needs an image data set (--data fashion-mnist or cifar10)");
   if (d.sampler != "auto") parse_sampler(d.sampler);
+  const double budget = parse_memory_size(vm["max-memory"].as<std::string>(), "max-memory");
+  if (!generic && study.empty()) enforce_memory_budget(estimate_twolayer_memory(s), budget);
   if (study == "deep") return deep_study(s, d, out, quiet);
-  if (generic) return deep_run(s, d, out, quiet);
+  if (generic) return deep_run(s, d, out, quiet, budget);
 
   auto params = [&](const Study& st) {
     std::string etas, batches;
@@ -594,9 +663,7 @@ int net_main(int argc, char** argv) {
   };
 
   if (study.empty()) {
-    {  // fail early (exit 2) on an unwritable path, before any training
-      h5::AtomicFile probe_file(out);
-    }
+    io::check_output_file(out, "out");  // fail early (exit 2) on a bad place, before any training
     if (!quiet) std::printf("soret net %s: M=%d N=%d, %s data, %s labels, %s loss, E=%d, %llu steps\n", soret::version,
                             s.cfg.M, s.cfg.N, to_string(s.cfg.data).c_str(), to_string(s.cfg.labels).c_str(),
                             to_string(s.cfg.loss).c_str(), s.opt.ensemble, (unsigned long long)s.opt.steps);
@@ -610,13 +677,11 @@ int net_main(int argc, char** argv) {
   }
 
   // --study paper: the two-layer experiments of the paper (Appendix A.6 and Fig. 2, top row).
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
+  io::check_output_dir(out, "out");
   std::string md = "# soret net --study paper\n\nsoret " + std::string(soret::version) +
                    ". Collapse: best exponent k of tau = t eta^k (or t / |B|^k) with a bootstrap 95% interval over "
                    "networks; early rate: slope at t = 0 per step, log-log exponent vs eta or |B|; mechanism: "
                    "early rates of SGD against full-batch GD and frozen-V SGD from the same initial states.\n";
-  if (ec) throw InputError("out", "--out: cannot create directory '" + out + "'");
   struct Part { const char* name; int M, N; Data data; std::vector<double> etas; std::vector<int> batches; int E; long long T; };
   const std::vector<Part> parts = {
       {"gaussian_eta", 10, 10, Data::gaussian, {0.025, 0.05, 0.075, 0.1}, {1}, 512, 20000},
@@ -647,10 +712,7 @@ int net_main(int argc, char** argv) {
                   p.name, p.M, p.N, to_string(p.data).c_str(), p.E, p.T);
     md += head + sm + "```\n";
   }
-  {
-    std::ofstream f(out + "/summary.md");
-    f << md;
-  }
+  io::write_file_atomic(out + "/summary.md", md, "out");
   if (!quiet) std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_net.py %s\n", out.c_str(), out.c_str());
   return 0;
 }

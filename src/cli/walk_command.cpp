@@ -1,4 +1,5 @@
 // `soret walk`: options -> model, observers, initial condition -> engine -> HDF5 file + summary.
+#include <omp.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -13,6 +14,8 @@
 #include "soret/common/error.hpp"
 #include "soret/walk/integrator.hpp"
 #include "soret/walk/kernels.hpp"
+#include "soret/walk/memory_estimate.hpp"
+#include "soret/io/atomic_file.hpp"
 #include "soret/io/walk_output.hpp"
 #include "soret/theory/stationary.hpp"
 #include "soret/version.hpp"
@@ -73,7 +76,8 @@ int walk_main(int argc, char** argv) {
     ("out", po::value<std::string>()->default_value("soret-walk.h5"), "output HDF5 file (written atomically)")
     ("quiet,q", "no progress line and no summary")
     ("block", po::value<int>()->default_value(1024), "walkers per cache block (tuning; results do not depend on it)")
-    ("chunk", po::value<int>()->default_value(256), "steps per block visit (tuning; results do not depend on it)");
+    ("chunk", po::value<int>()->default_value(256), "steps per block visit (tuning; results do not depend on it)")
+    ("max-memory", po::value<std::string>()->default_value("80%"), "refuse a run whose estimated memory exceeds this (bytes, K/M/G/T, or % of the machine; 0: no limit)");
   // clang-format on
 
   po::variables_map vm;
@@ -108,8 +112,7 @@ int walk_main(int argc, char** argv) {
   opt.walkers = std::uint64_t(walkers);
   opt.steps = std::uint64_t(steps);
   opt.seed = vm["seed"].as<unsigned long long>();
-  opt.threads = vm["threads"].as<int>();
-  if (opt.threads < 0) throw InputError("threads", "--threads must be >= 0");
+  opt.threads = threads_option(vm);
   opt.block = vm["block"].as<int>();
   if (opt.block < 1 || opt.block > 65536) throw InputError("block", "--block must be in [1, 65536]");
   opt.chunk = vm["chunk"].as<int>();
@@ -162,6 +165,11 @@ int walk_main(int argc, char** argv) {
   std::string continuation = "none";
   if (init.kind == InitSpec::Kind::file) {
     stored = read_stored_ensemble(init.path);
+    try {  // shapes, values and domain, before the file's walker count is used for anything
+      validate_stored_ensemble(stored, m);
+    } catch (const InputError& e) {
+      throw InputError("init", std::string(e.what()) + " (in '" + init.path + "')");
+    }
     if (vm["walkers"].defaulted()) opt.walkers = stored.walkers;
     opt.t_begin = stored.t;
     if (vm["seed"].defaulted()) {
@@ -181,14 +189,22 @@ int walk_main(int argc, char** argv) {
   }
 
   const std::string out = vm["out"].as<std::string>();
-  if (out.empty()) throw InputError("out", "--out must name a file");
+  io::check_output_file(out, "out");  // a bad place is refused before the run, not after it
+
+  {  // Memory estimated before anything large is allocated; an oversize run is refused now.
+    ObserverPlan p = plan;
+    p.finalize(m, opt.steps);
+    const int threads = opt.threads > 0 ? opt.threads : omp_get_max_threads();
+    enforce_memory_budget(estimate_walk_memory(m, p, opt, init.kind == InitSpec::Kind::file, threads),
+                          parse_memory_size(vm["max-memory"].as<std::string>(), "max-memory"));
+  }
 
   using Clock = std::chrono::steady_clock;
   const auto t_start = Clock::now();
   WalkEngine engine(m, plan, init, opt, init.kind == InitSpec::Kind::file ? &stored : nullptr);
-  h5::AtomicFile file(out);  // fails early (exit 2) if the path is not writable
   const WalkResults res = engine.run();
   const auto t_run = Clock::now();
+  h5::AtomicFile file(out);
 
   std::vector<Parameter> params{
       {"dim", std::int64_t(m.dim)}, {"walkers", std::int64_t(opt.walkers)}, {"steps", std::int64_t(opt.steps)},

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "soret/common/error.hpp"
+#include "soret/io/atomic_file.hpp"
 
 namespace soret::h5 {
 
@@ -184,28 +185,41 @@ double read_attr_double(hid_t loc, const std::string& name) {
   return v;
 }
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
-  tmp_ = path_ + ".tmp." + std::to_string(::getpid());
-  const hid_t id = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (id < 0) throw InputError("out", "--out: cannot write '" + path_ + "'");
+AtomicFile::AtomicFile(std::string path, std::string option)
+    : out_(std::make_unique<io::AtomicOutput>(std::move(path), std::move(option))) {
+  // The file is built in memory (core driver, no backing store): HDF5 never writes to disk, so a
+  // full disk cannot leave HDF5 with a half-written file to flush at exit; commit() writes the
+  // image through AtomicOutput, which checks every write.
+  Handle fapl(checked(H5Pcreate(H5P_FILE_ACCESS), "file access list"), H5Pclose);
+  check(H5Pset_fapl_core(fapl, 1 << 20, 0), "core driver");
+  const hid_t id = H5Fcreate(out_->temp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (id < 0) throw std::runtime_error("HDF5: cannot create an in-memory file for '" + out_->path() + "'");
   file_ = Handle(id, H5Fclose);
 }
 
-AtomicFile::~AtomicFile() {
-  if (!committed_) {
-    file_.close();
-    std::remove(tmp_.c_str());
-  }
-}
+AtomicFile::~AtomicFile() = default;
 
 void AtomicFile::commit() {
-  check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + tmp_);
+  prepare();
+  publish();
+}
+
+void AtomicFile::publish() {
+  prepare();
+  out_->publish();
+}
+
+void AtomicFile::prepare() {
+  if (file_.id() < 0) return;  // done already
+  check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + out_->path());
+  const ssize_t n = H5Fget_file_image(file_, nullptr, 0);
+  if (n < 0) throw std::runtime_error("HDF5: file image of " + out_->path());
+  std::vector<char> image(static_cast<size_t>(n));
+  if (H5Fget_file_image(file_, image.data(), image.size()) != n)
+    throw std::runtime_error("HDF5: file image of " + out_->path());
   file_.close();
-  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
-    std::remove(tmp_.c_str());
-    throw std::runtime_error("cannot rename " + tmp_ + " to " + path_);
-  }
-  committed_ = true;
+  out_->write(image.data(), image.size());
+  out_->prepare();
 }
 
 }  // namespace soret::h5

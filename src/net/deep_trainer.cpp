@@ -3,10 +3,12 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
 
+#include "soret/common/omp_guard.hpp"
 #include "soret/common/error.hpp"
 #include "soret/common/progress.hpp"
 
@@ -95,8 +97,13 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
     if (l.kind == LayerKind::conv2d && l.stride != 1) in_place = false;
   const int chunk = std::max(1, std::min(S, 64));  // record samples per batched pass
 
+  // Exceptions are caught per thread and rethrown once after the region (common/omp_guard.hpp);
+  // networks are handed out by a counter (as schedule(dynamic, 1) did), so a thread that fails in
+  // its set-up cannot leave the others waiting at a worksharing barrier.
+  OmpGuard guard;
+  std::atomic<int> next_network{0};
 #pragma omp parallel num_threads(threads) reduction(+ : rec_secs)
-  {
+  guard.run([&] {
     // OpenBLAS (OpenMP build) runs its products single-threaded inside an active parallel region;
     // a team of one thread is not one, so there the thread count of this task is set to 1 (an ICV
     // of the region's implicit task: it does not outlive the region). Measured: setting it in a
@@ -172,8 +179,7 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
       rec_secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };
 
-#pragma omp for schedule(dynamic, 1)
-    for (int e = 0; e < E; ++e) {
+    for (int e = 0; (e = next_network.fetch_add(1)) < E && !guard.failed();) {
       if (opt.init.kind == Init::Kind::pytorch) init_pytorch(a, opt.seed, std::uint64_t(e), p.data());
       else init_gaussian(a, opt.init.sw, opt.init.sb, opt.init.sv, opt.seed, std::uint64_t(e), p.data());
       std::int64_t dead = -1;
@@ -241,7 +247,8 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
         progress.update(done, double(done) * double(T));
       }
     }
-  }
+  });
+  guard.rethrow();
   progress.finish();
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   res.record_seconds = rec_secs;

@@ -19,7 +19,8 @@ Init Init::parse(const std::string& s) {
     in.sw = parse_double(p[0], "init");
     in.sb = parse_double(p[1], "init");
     in.sv = parse_double(p[2], "init");
-    if (in.sw < 0 || in.sb < 0 || in.sv < 0) throw InputError("init", "--init gaussian: scales must be >= 0");
+    for (double v : {in.sw, in.sb, in.sv})
+      if (!std::isfinite(v) || v < 0) throw InputError("init", "--init gaussian: scales must be finite and >= 0 (got '" + s.substr(9) + "')");
     return in;
   }
   throw InputError("init", "--init must be pytorch or gaussian:SW,SB,SV (got '" + s + "')");

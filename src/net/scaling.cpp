@@ -47,6 +47,9 @@ double interp(const std::vector<double>& x, const std::vector<double>& y, double
 }
 
 double metric(const std::vector<Curve>& cs, const std::vector<double>& s, double k) {
+  // A run whose every network diverged (or a resample of diverged networks only) has no curve.
+  for (const auto& c : cs)
+    if (c.t.empty()) return std::numeric_limits<double>::infinity();
   double tmax = std::numeric_limits<double>::infinity();
   for (size_t c = 0; c < cs.size(); ++c) tmax = std::min(tmax, cs[c].t.back() * std::pow(s[c], k));
   const int P = 40;
@@ -104,6 +107,12 @@ Collapse collapse(const std::vector<Series>& runs, const std::string& quantity, 
     return m;
   };
   out.metric = metrics(all);
+  if (runs.size() < 2 || std::none_of(out.metric.begin(), out.metric.end(), [](double v) { return std::isfinite(v); })) {
+    // Nothing to collapse (every network of a run diverged): reported as no collapse, no estimate.
+    out.at_edge = true;
+    out.best = out.ci_lo = out.ci_hi = std::numeric_limits<double>::quiet_NaN();
+    return out;
+  }
   out.best = argmin(out.k, out.metric);
   out.at_edge = out.best == out.k.front() || out.best == out.k.back();
   std::vector<double> boots;

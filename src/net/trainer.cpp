@@ -3,11 +3,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <span>
 
+#include "soret/common/omp_guard.hpp"
 #include "soret/walk/boundary.hpp"
 #include "soret/common/progress.hpp"
 
@@ -112,8 +114,13 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
   std::uint64_t done = 0;
   const auto start = std::chrono::steady_clock::now();
 
+  // Exceptions are caught per thread and rethrown once after the region (common/omp_guard.hpp);
+  // networks are handed out by a counter (as schedule(dynamic, 1) did), so a thread that fails in
+  // its set-up cannot leave the others waiting at a worksharing barrier.
+  OmpGuard guard;
+  std::atomic<int> next_network{0};
 #pragma omp parallel num_threads(threads)
-  {
+  guard.run([&] {
     const int tid = omp_get_thread_num();
     FieldAcc& fa = facc[tid];
     // Units are padded to P (a multiple of 8) with zero parameters, so that the kernels work on
@@ -131,8 +138,7 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
     bool have_next = false;
     std::vector<std::int64_t> cv0(N), cv1(N), cb0(N), cb1(N);
 
-#pragma omp for schedule(dynamic, 1)
-    for (int e = 0; e < E; ++e) {
+    for (int e = 0; (e = next_network.fetch_add(1)) < E && !guard.failed();) {
       // W is kept column-major (W[j*N + i] = W_ij): the forward pass and the rank-B update are then
       // axpy's over the N units, with no horizontal reductions.
       init_network(c, opt.seed, std::uint64_t(e), Params{Winit.data(), b.data(), V.data()});
@@ -417,7 +423,8 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
         progress.update(done, double(done) * double(T));
       }
     }
-  }
+  });
+  guard.rethrow();
   progress.finish();
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

@@ -3,11 +3,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <memory>
 
 #include "soret/common/error.hpp"
 #include "soret/common/memory.hpp"
+#include "soret/common/omp_guard.hpp"
 #include "soret/common/expression.hpp"
 #include "soret/walk/profile.hpp"
 #include "soret/common/rng.hpp"
@@ -73,6 +75,38 @@ bool settle(const AxisSpec& a, double& x) {
 
 }  // namespace
 
+void validate_stored_ensemble(const StoredEnsemble& s, const WalkModel& m) {
+  const std::uint64_t d = std::uint64_t(s.dim);
+  if (s.dim < 1 || s.dim != m.dim)
+    throw InputError("init", "--init file: the stored ensemble has dimension " + std::to_string(s.dim) + ", the run has " +
+                                 std::to_string(m.dim));
+  if (s.walkers == 0) throw InputError("init", "--init file: the stored ensemble has no walkers");
+  if (s.pos.size() / d != s.walkers || s.pos.size() % d != 0)
+    throw InputError("init", "--init file: /final/position holds " + std::to_string(s.pos.size()) + " values, not walkers x dim = " +
+                                 std::to_string(s.walkers) + " x " + std::to_string(s.dim));
+  if (s.alive.size() != s.walkers)
+    throw InputError("init", "--init file: /final/alive has " + std::to_string(s.alive.size()) + " entries, /final/position " +
+                                 std::to_string(s.walkers) + " walkers");
+  for (std::uint64_t w = 0; w < s.walkers; ++w) {
+    if (s.alive[w] > 1)
+      throw InputError("init", "--init file: /final/alive[" + std::to_string(w) + "] = " + std::to_string(int(s.alive[w])) +
+                                   " (must be 0 or 1)");
+    if (!s.alive[w]) continue;
+    for (int a = 0; a < s.dim; ++a) {
+      const double x = s.pos[w * d + a];
+      const auto& ax = m.axes[a];
+      if (!std::isfinite(x))
+        throw InputError("init", "--init file: /final/position of walker " + std::to_string(w) + " is not finite");
+      const bool inside = ax.boundary == Boundary::free ||
+                          (x >= ax.lo && (ax.boundary == Boundary::reflecting ? x <= ax.hi : x < ax.hi));
+      if (!inside)
+        throw InputError("init", "--init file: walker " + std::to_string(w) + " is at " + std::to_string(x) + " on axis " +
+                                     std::to_string(a) + ", outside the domain [" + std::to_string(ax.lo) + ", " +
+                                     std::to_string(ax.hi) + ")");
+    }
+  }
+}
+
 void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed, std::uint64_t n,
                     std::vector<std::vector<double>>& x, std::vector<std::uint8_t>& alive,
                     const StoredEnsemble* stored, int threads, std::uint64_t first) {
@@ -88,6 +122,7 @@ void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed
                                    std::to_string(stored ? stored->dim : 0) + ", the run has " + std::to_string(d));
     if (first != 0 ? stored->walkers < first + n : stored->walkers != n)
       throw InputError("walkers", "--walkers must equal the stored ensemble size (" + std::to_string(stored->walkers) + ")");
+    validate_stored_ensemble(*stored, m);
     for (std::uint64_t w = 0; w < n; ++w) {
       for (int a = 0; a < d; ++a) x[a][w] = stored->pos[(first + w) * d + a];
       alive[w] = stored->alive[first + w];
@@ -109,13 +144,16 @@ void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed
   }
 
   bool envelope_exceeded = false;
+  std::atomic<bool> gave_up{false};
+  constexpr int kMaxTries = 10000000;
   std::string eval_error;
+  OmpGuard guard;  // exceptions caught per thread, rethrown once after the region
 #pragma omp parallel num_threads(threads)
   {
     std::unique_ptr<Expression> local = dens ? dens->clone() : nullptr;
     std::vector<double> q(d);
 #pragma omp for schedule(static)
-    for (std::int64_t w = 0; w < std::int64_t(n); ++w) {
+    for (std::int64_t w = 0; w < std::int64_t(n); ++w) guard.run([&] {
       rng::CounterStream rs(key, first + std::uint64_t(w), 0);
       switch (spec.kind) {
         case InitSpec::Kind::uniform:
@@ -137,7 +175,10 @@ void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed
               break;
             }
             if (rs.uniform() * envelope < f) break;
-            if (tries > 100000000) break;
+            if (tries > kMaxTries || gave_up.load(std::memory_order_relaxed)) {
+              gave_up = true;
+              break;
+            }
           }
           break;
         default: break;
@@ -146,8 +187,12 @@ void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed
       for (int a = 0; a < d; ++a) live = settle(m.axes[a], q[a]) && live;
       for (int a = 0; a < d; ++a) x[a][w] = q[a];
       alive[w] = live ? 1 : 0;
-    }
+    });
   }
+  guard.rethrow();
+  if (gave_up)
+    throw InputError("init", "--init density: rejection sampling found no point in 1e7 tries for some walker; the "
+                             "density is zero (or nearly) almost everywhere on the domain");
   if (envelope_exceeded)
     throw InputError("init", "--init density: the density exceeds 1.25x its grid maximum somewhere; it is too "
                              "sharply peaked to sample by rejection on this grid");

@@ -12,6 +12,7 @@
 #include <x86intrin.h>
 #endif
 
+#include "soret/common/omp_guard.hpp"
 #include "soret/common/error.hpp"
 #include "soret/common/memory.hpp"
 #include "soret/common/progress.hpp"
@@ -58,13 +59,19 @@ struct Scratch {
   std::uint64_t ticks_total = 0;
   std::vector<std::uint64_t> ticks_obs;
 
-  void init(int d, int ng, int block) {
+  /// Buffers sized by what the integrator uses (--dim 64 --block 65536 allocated 6 unused
+  /// d x block arrays per thread): the general integrator needs xu, g, dx and zeta, xm only for
+  /// alpha != 0, drift only with a drift; the Rademacher noise needs the sign words.
+  void init(int d, int ng, int block, bool general, bool midpoint, bool with_drift, bool rademacher) {
     dim = d;
     groups = ng;
     cap = (block + 31) / 32 * 32;  // the fused kernel steps 32 lanes at a time
-    auto mk = [&](std::vector<std::vector<double>>& v, int rows) { v.assign(rows, std::vector<double>(cap, 0.0)); };
-    mk(x, d); mk(xu, d); mk(g, d); mk(xm, d); mk(drift, d); mk(dx, d); mk(zeta, ng);
-    words.assign(size_t(ng) * 4 * cap, 0);
+    auto mk = [&](std::vector<std::vector<double>>& v, int rows, bool need) {
+      v.assign(rows, std::vector<double>(need ? cap : 0, 0.0));  // rows kept: data() is taken per axis
+    };
+    mk(x, d, true); mk(xu, d, general); mk(g, d, general); mk(xm, d, general && midpoint);
+    mk(drift, d, general && with_drift); mk(dx, d, general); mk(zeta, ng, general);
+    words.assign(rademacher ? size_t(ng) * 4 * cap : 0, 0);
     alive.assign(cap, 1);
     alive0.assign(cap, 1);
     for (int h = 0; h < 2; ++h) { c1[h].assign(cap, 0); c1n[h].assign(cap, 0); }
@@ -517,7 +524,8 @@ struct WalkEngine::Impl {
 WalkResults WalkEngine::run() {
   const std::uint64_t N = opt_.walkers, T0 = opt_.t_begin, T = opt_.t_begin + opt_.steps;
   const int threads = opt_.threads > 0 ? opt_.threads : omp_get_max_threads();
-  const int block = opt_.block;
+  // A block never holds more walkers than the run has (results do not depend on --block).
+  const int block = int(std::min<std::uint64_t>(std::uint64_t(opt_.block), std::max<std::uint64_t>(N, 1)));
   const std::uint64_t nblocks = (N + block - 1) / block;
 
   std::vector<std::vector<double>> X;
@@ -544,7 +552,8 @@ WalkResults WalkEngine::run() {
   for (auto& t : tally) { t.absorbed_lo.assign(model_.dim, 0); t.absorbed_hi.assign(model_.dim, 0); }
   std::vector<Scratch> scratch(threads);
   for (auto& s : scratch) {
-    s.init(model_.dim, static_cast<int>(model_.groups.size()), block);
+    s.init(model_.dim, static_cast<int>(model_.groups.size()), block, !im.fused, model_.alpha != 0.0, model_.has_drift(),
+           model_.noise == Noise::rademacher);
     for (auto& e : g_expr_) s.g_expr.push_back(e->clone());
     for (auto& e : drift_expr_) s.drift_expr.push_back(e->clone());
     s.ticks_obs.assign(im.observers.size(), 0);
@@ -607,13 +616,15 @@ WalkResults WalkEngine::run() {
     }
   };
 
+  // Exceptions inside the parallel regions are caught per thread and rethrown once after them.
+  OmpGuard guard;
   // t = 0: the observers see the initial condition; moments.
 #pragma omp parallel num_threads(threads)
   {
     const int tid = omp_get_thread_num();
     Scratch& s = scratch[tid];
 #pragma omp for schedule(static)
-    for (std::int64_t b = 0; b < std::int64_t(nblocks); ++b) {
+    for (std::int64_t b = 0; b < std::int64_t(nblocks); ++b) guard.run([&] {
       const std::uint64_t w0 = b * block;
       s.n = int(std::min<std::uint64_t>(N - w0, block));
       for (int a = 0; a < model_.dim; ++a) std::copy_n(&X[a][w0], s.n, s.x[a].data());
@@ -628,8 +639,9 @@ WalkResults WalkEngine::run() {
       v.c0 = v.cu = s.c1[0].data();
       v.bin = s.bin.data();
       for (auto& o : im.observers) o->observe_initial(tid, v);
-    }
+    });
   }
+  guard.rethrow();
   record_moments(T0);
 
   Progress progress("walk", T - T0, opt_.progress);
@@ -649,9 +661,10 @@ WalkResults WalkEngine::run() {
       for (std::int64_t b = 0; b < std::int64_t(nblocks); ++b) {
         const std::uint64_t w0 = b * block;
         const int n = int(std::min<std::uint64_t>(N - w0, block));
-        im.advance(scratch[tid], X, alive, w0, n, t0, t1, tally[tid]);
+        guard.run([&] { im.advance(scratch[tid], X, alive, w0, n, t0, t1, tally[tid]); });
       }
     }
+    guard.rethrow();  // an exception in a thread (expression error, allocation), reported once
     for (const auto& a : tally)
       if (a.blowup) {
         Tally first = a;

@@ -30,8 +30,8 @@ void WalkModel::validate() const {
   if (static_cast<int>(axes.size()) != dim)
     throw InputError("domain", "--domain/--boundary must be given once per axis (or once for all)");
   for (const auto& a : axes) {
-    if (!(std::isfinite(a.lo) && std::isfinite(a.hi)) || !(a.lo < a.hi))
-      throw InputError("domain", "--domain needs finite LO < HI");
+    if (!(std::isfinite(a.lo) && std::isfinite(a.hi) && std::isfinite(a.hi - a.lo)) || !(a.lo < a.hi))
+      throw InputError("domain", "--domain needs finite LO < HI with a finite length HI - LO");
   }
   if (!(alpha >= 0.0 && alpha <= 1.0)) throw InputError("convention", "--convention must lie in [0, 1]");
   std::vector<int> seen(dim, 0);
@@ -94,6 +94,8 @@ AxisSpec parse_domain(const std::string& s) {
   a.lo = parse_double(parts[0], "domain");
   a.hi = parse_double(parts[1], "domain");
   if (!(a.lo < a.hi)) throw InputError("domain", "--domain needs LO < HI (got '" + s + "')");
+  if (!std::isfinite(a.lo) || !std::isfinite(a.hi) || !std::isfinite(a.hi - a.lo))
+    throw InputError("domain", "--domain needs finite LO, HI and HI - LO (got '" + s + "')");
   return a;
 }
 
@@ -109,6 +111,7 @@ std::vector<std::vector<int>> parse_sign_groups(const std::string& s, int dim) {
       if (tok.empty()) throw InputError("sign-groups", "--sign-groups: empty axis in '" + s + "'");
       g.push_back(static_cast<int>(parse_int(tok, "sign-groups")));
     }
+    if (g.empty()) throw InputError("sign-groups", "--sign-groups: empty group in '" + s + "'");
     groups.push_back(g);
   }
   // Axes not named form groups of their own.

@@ -9,13 +9,27 @@
 
 namespace soret {
 
+namespace {
+/// Time lists are built before the memory estimate: they are capped so that building one cannot
+/// itself exhaust the memory (--steps 1e12 --density-at every:1).
+constexpr std::uint64_t kMaxListLength = 10000000;
+void check_list_length(std::uint64_t n, const std::string& option) {
+  if (n > kMaxListLength)
+    throw InputError(option, "--" + option + ": " + std::to_string(n) + " entries (more than 1e7); take a larger K");
+}
+}  // namespace
+
 std::vector<std::uint64_t> parse_times(const std::string& s, std::uint64_t steps, const std::string& option) {
   std::set<std::uint64_t> out;
   if (s.empty() || s == "none") return {};
   if (s.rfind("every:", 0) == 0) {
     const long long k = parse_int(s.substr(6), option);
     if (k < 1) throw InputError(option, "--" + option + ": every:K needs K >= 1");
-    for (std::uint64_t t = 0; t <= steps; t += k) out.insert(t);
+    check_list_length(steps / std::uint64_t(k) + 1, option);
+    std::vector<std::uint64_t> v;
+    v.reserve(steps / std::uint64_t(k) + 1);
+    for (std::uint64_t t = 0; t <= steps; t += k) v.push_back(t);
+    return v;
   } else {
     for (const auto& tok : split(s, ',')) {
       const long long t = parse_int(tok, option);
@@ -33,6 +47,7 @@ std::vector<Window> parse_windows(const std::string& s, std::uint64_t steps, con
   if (s.rfind("every:", 0) == 0) {
     const long long k = parse_int(s.substr(6), option);
     if (k < 1) throw InputError(option, "--" + option + ": every:K needs K >= 1");
+    check_list_length(steps / std::uint64_t(k), option);
     for (std::uint64_t a = 0; a + k <= steps; a += k) out.emplace_back(a, a + k);
     return out;
   }
@@ -48,9 +63,14 @@ std::vector<Window> parse_windows(const std::string& s, std::uint64_t steps, con
   return out;
 }
 
-int ObserverPlan::total_bins() const {
-  int n = 1;
-  for (const auto& l : lattice) n *= l.bins;
+std::int64_t ObserverPlan::total_bins() const {
+  // 64-bit, saturating: 65536 x 65537 bins must not wrap past the caps below.
+  constexpr std::int64_t kMax = std::int64_t(1) << 62;
+  std::int64_t n = 1;
+  for (const auto& l : lattice) {
+    if (l.bins < 1) return 0;
+    n = n > kMax / l.bins ? kMax : n * l.bins;
+  }
   return n;
 }
 
@@ -97,6 +117,7 @@ void ObserverPlan::finalize(const WalkModel& m, std::uint64_t steps, std::uint64
     throw InputError("flux-windows", "--flux-windows: windows x faces is too large");
 
   std::set<std::uint64_t> mt{t_begin, t_end};
+  if (moments_every > 0) check_list_length(steps / moments_every + 1, "moments-every");
   if (moments_every > 0)
     for (std::uint64_t t = t_begin; t <= t_end; t += moments_every) mt.insert(t);
   moment_times.assign(mt.begin(), mt.end());

@@ -16,6 +16,17 @@
 
 namespace soret::check {
 
+/// A gating row passes when |z| < kGateZ, z = (measured - predicted) / SE with the SE of the mean
+/// of kReplicas independent replicas. Under the null hypothesis z follows Student's t with
+/// kReplicas - 1 = 15 degrees of freedom (not a normal law: the SE is itself estimated), so the
+/// false-alarm rate of one correct row is P(|t_15| >= 5) = kGateFalseAlarm = 1.58e-4 (a normal
+/// law would give 5.7e-7; matching that would need |t| < 8.27). With ~50 gating rows a correct
+/// simulator fails a full check about once in 130 runs. A row with SE = 0 (identical replicas)
+/// fails. validation/zscore_sweep.py checks the distribution of z over seeds.
+inline constexpr double kGateZ = 5.0;
+inline constexpr int kReplicas = 16;
+inline constexpr double kGateFalseAlarm = 1.584e-4;
+
 struct Row {
   std::string scenario, quantity, equation;  ///< equation: "Eq. 9", "controlled", ...
   double measured = 0, se = 0;               ///< se = 0: a theory-only row

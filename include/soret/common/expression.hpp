@@ -49,7 +49,9 @@ class Expression {
   double eta_;
   int cap_;
   std::unique_ptr<mu::Parser> parser_;
-  mutable std::vector<double> buf_;  // dim_ x cap_ variable storage (bulk layout)
+  mutable std::vector<double> buf_;  // used axes x cap_ variable storage (bulk layout)
+  mutable double unused_ = 0.0;      // storage of the variables the expression does not use
+  std::vector<int> row_;             // axis -> row of buf_, or -1
   mutable std::vector<double> out_;
   std::vector<int> used_axes_;
 };

@@ -4,8 +4,13 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace soret::io {
+class AtomicOutput;
+}
 
 namespace soret::h5 {
 
@@ -58,19 +63,23 @@ double read_attr_double(hid_t loc, const std::string& name);
 std::int64_t read_attr_int64(hid_t loc, const std::string& name);
 bool attr_exists(hid_t loc, const std::string& name);
 
-/// Writes go to PATH.tmp.<pid>; commit() renames it to PATH. If never committed, the temporary
-/// is removed, so a failed run leaves no file under the requested name.
+/// An HDF5 output file written atomically: built in memory (HDF5 core driver), then written
+/// through io::AtomicOutput at commit() (exclusive temporary next to PATH, every write checked,
+/// fsync, rename, directory fsync; see io/atomic_file.hpp). If never committed, nothing appears
+/// under PATH and the previous file there is untouched. Peak memory: about twice the file size.
 class AtomicFile {
  public:
-  explicit AtomicFile(std::string path);  ///< throws InputError("out", ...) if PATH is not writable
+  /// Throws InputError(option, ...) if no file can be created at PATH (checked at once).
+  explicit AtomicFile(std::string path, std::string option = "out");
   ~AtomicFile();
   hid_t id() const { return file_.id(); }
-  void commit();
+  void commit();   ///< prepare() + publish(); throws io::IoError on a failed write (disk full ...)
+  void prepare();  ///< closes the HDF5 file and writes it to the temporary (io::AtomicOutput::prepare)
+  void publish();  ///< renames it into place (io::AtomicOutput::publish)
 
  private:
-  std::string path_, tmp_;
+  std::unique_ptr<io::AtomicOutput> out_;
   Handle file_;
-  bool committed_ = false;
 };
 
 }  // namespace soret::h5

@@ -39,6 +39,11 @@ struct StoredEnsemble {
   std::vector<std::uint8_t> alive;
 };
 
+/// Throws InputError("init", ...) unless a stored ensemble fits the run: dimension, positions
+/// walkers x dim, one alive flag (0 or 1) per walker, live walkers at finite positions inside the
+/// domain (any finite position on a free axis).
+void validate_stored_ensemble(const StoredEnsemble& s, const WalkModel& m);
+
 /// Fills x[axis][w] and alive[w] for w < n: the walkers of global ids first .. first + n - 1.
 /// For Kind::file, `stored` supplies the positions (stored walker first + w).
 void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed, std::uint64_t n,

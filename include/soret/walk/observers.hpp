@@ -52,7 +52,7 @@ struct ObserverPlan {
   std::vector<std::vector<int>> window_segments;    ///< segments composing each window
   std::vector<std::uint64_t> moment_times;
 
-  int total_bins() const;
+  std::int64_t total_bins() const;  ///< product of the bins, 64-bit, saturating at 2^62
   int flux_faces() const { return lattice.empty() ? 0 : lattice[0].bins + 1; }
   /// Checks ranges against the model and the run's steps [t_begin, t_begin + steps] (times are
   /// absolute step numbers), builds segments; throws InputError.

@@ -193,7 +193,7 @@ int walk_main(int argc, char** argv) {
 
   {  // Memory estimated before anything large is allocated; an oversize run is refused now.
     ObserverPlan p = plan;
-    p.finalize(m, opt.steps);
+    p.finalize(m, opt.steps, opt.t_begin);
     const int threads = opt.threads > 0 ? opt.threads : omp_get_max_threads();
     enforce_memory_budget(estimate_walk_memory(m, p, opt, init.kind == InitSpec::Kind::file, threads),
                           parse_memory_size(vm["max-memory"].as<std::string>(), "max-memory"));

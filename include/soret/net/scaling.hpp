@@ -20,7 +20,8 @@ struct Collapse {
   /// The best exponent is an end of the grid: no collapse in the range searched (best and the
   /// interval are then not estimates and are not reported as such).
   bool at_edge = false;
-  /// "k = 1.94 [1.92, 1.96]" or "no collapse in the range searched [0, 3]".
+  /// "k = 1.94 [1.92, 1.96]", "k = 2.76 [0.40, 2.98] (unresolved: ...)" when the interval is wider
+  /// than the value, or "no collapse in k in [0.00, 3.00]" at an end of the searched range.
   std::string text() const;
 };
 
@@ -59,7 +60,16 @@ EarlyRate early_rate(const RunResult& r, Field f, const std::string& quantity, b
 struct PowerFit {
   std::string quantity, variable;
   double slope = 0, se = 0;  ///< log|rate| vs log(variable), weighted least squares
+  /// The 95% interval (slope +- 1.96 se) is wider than |slope|: the exponent is not resolved.
+  bool unresolved() const;
+  /// "eta^1.68 +- 0.03" or "batch^0.51 +- 0.84 (unresolved: 95% interval wider than the value)".
+  std::string text() const;
 };
+
+/// Runaway growth (divergence without an overflow): per network, the first record step at which
+/// ||V||_2 exceeds `factor` times its value at t = 0, or -1. NaN records (networks that diverged
+/// by the non-finite/|parameter| > blowup criterion) are skipped.
+std::vector<std::int64_t> runaway_at(const RunResult& r, double factor);
 PowerFit power_fit(const std::vector<EarlyRate>& rates, const std::string& variable);
 
 }  // namespace soret::net

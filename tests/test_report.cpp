@@ -345,3 +345,57 @@ TEST_CASE("Eq. 8 measured on per-sample steps: correlation 1 exactly when only t
   CHECK(many.corr < 1 - 5 * many.corr_se);
   CHECK(many.corr > 0);
 }
+
+TEST_CASE("--progress always without a terminal: a line per 5 percent, with percentage and ETA") {
+  const fs::path d = tmpdir("progress");
+  const std::string errf = (d / "err.txt").string();
+  const std::string cmd = std::string(SORET_BINARY) + " walk -q --progress always --walkers 2e4 --steps 4000 --threads 2 "
+                          "--out " + (d / "w.h5").string() + " >/dev/null 2>" + errf;
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const std::string err = slurp(errf);
+  int lines = 0;
+  std::istringstream in(err);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find("%") != std::string::npos && line.find("ETA") != std::string::npos) ++lines;
+  CHECK(lines >= 5);
+  CHECK(err.find('\r') == std::string::npos);
+  std::string e2;
+  CHECK(run_quiet("walk -q --progress sometimes --out " + (d / "x.h5").string(), &e2) == 2);
+  CHECK(e2.find("progress") != std::string::npos);
+  fs::remove_all(d);
+}
+
+#include "soret/net/scaling.hpp"
+
+TEST_CASE("unresolved fits are flagged; runaway growth is found from the ||V|| records") {
+  using namespace soret::net;
+  PowerFit p;
+  p.variable = "batch";
+  p.slope = 0.51;
+  p.se = 0.84;
+  CHECK(p.unresolved());
+  CHECK(p.text().find("unresolved") != std::string::npos);
+  p.slope = 1.68;
+  p.se = 0.03;
+  CHECK(!p.unresolved());
+  CHECK(p.text() == "batch^1.68 +- 0.03");
+  Collapse c;
+  c.k = {0.0, 1.0, 3.0};
+  c.best = 2.76;
+  c.ci_lo = 0.40;
+  c.ci_hi = 2.98;
+  c.bootstrap = 10;
+  CHECK(c.text().find("unresolved") != std::string::npos);
+  c.ci_lo = 2.70;
+  CHECK(c.text() == "k = 2.76 [2.70, 2.98]");
+  c.at_edge = true;
+  CHECK(c.text().find("no collapse in k in [0.00, 3.00]") == 0);
+  RunResult r;
+  r.t = {0, 10, 20};
+  r.diverged_at = {-1, -1, -1};
+  // records x networks: network 0 grows 1000x by t = 20, network 1 stays, network 2 diverged (NaN).
+  r.v_norm = {1.0, 1.0, 1.0, 50.0, 1.2, NAN, 1000.0, 1.1, NAN};
+  const auto ra = runaway_at(r, 100.0);
+  CHECK(ra == std::vector<std::int64_t>{20, -1, -1});
+}

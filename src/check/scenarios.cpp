@@ -421,6 +421,16 @@ void shared_sign(const Ctx& c) {
       at = rows.size();
       paper(rows, scnname, qj, "Eq. 10 projected on U", J[0], Jse[0], "(g_i/|g_U|) J_Eq10", j_paper);
       tag_rows(rows, at, "shared", eta);
+      auto& f = c.rep.fields["shared/U=" + std::to_string(cs.dim)];
+      f["delta_diff_measured"].push_back(d);  // one entry per axis
+      f["delta_diff_se"].push_back(dse);
+      f["delta_diff_plane"].push_back(plane);
+      f["delta_diff_eq9"].push_back(eq9);
+      f["delta_diff_vector"].push_back(vec);
+      f["J_measured"].push_back(J[0]);
+      f["J_se"].push_back(Jse[0]);
+      f["J_plane"].push_back(j_ctrl);
+      f["J_eq10_projected"].push_back(j_paper);
     }
   }
 }
@@ -459,6 +469,13 @@ void noise_conventions(const Ctx& c) {
           theory::eq10_paper(lp, 1.0, {0.0}, eta).thermophoretic,
           cs.alpha != 0.0 ? "another update rule than the paper's (g not taken at the start point)" : "");
     tag_rows(rows, at, "eq10_thermo", eta, cs.alpha);
+    auto& f = c.rep.fields["noise"];
+    f["alpha"].push_back(cs.alpha);  // one entry per case
+    f["noise"].push_back(double(int(cs.noise)));
+    f["J_measured"].push_back(J[0]);
+    f["J_se"].push_back(Jse[0]);
+    f["J_controlled"].push_back(pred);
+    f["J_eq10"].push_back(theory::eq10_paper(lp, 1.0, {0.0}, eta).thermophoretic);
   }
   if (c.opt.fast) return;  // the stationary part needs long runs
   // Stationary densities for alpha = 1/2 and 1 (Rademacher, periodic): against the exact discrete

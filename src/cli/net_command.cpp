@@ -47,6 +47,7 @@ struct Study {
   TrainOptions opt;
   bool compare = false;
   int full_batch = 1024;
+  int compare_ensemble = 128;  ///< networks of the mechanism runs (the first min(E, this))
   std::uint64_t early = 0;
   int bootstrap = 200;
 };
@@ -70,31 +71,45 @@ std::uint64_t early_window(const Study& s) {
   return s.early > 0 ? s.early : std::max<std::uint64_t>(s.opt.record_every * 6, s.opt.steps / 10);
 }
 
-/// Options of the mechanism runs (--compare): the early window only, on the first min(E, 128) networks.
+/// Options of the mechanism runs (--compare): the early window only, on the first
+/// min(E, compare_ensemble) networks.
 TrainOptions compare_options(const Study& s) {
   TrainOptions copt = s.opt;
   copt.steps = std::min(s.opt.steps, early_window(s) + s.opt.record_every);
-  copt.ensemble = std::min(s.opt.ensemble, 128);
+  copt.ensemble = std::min(s.opt.ensemble, s.compare_ensemble);
   return copt;
 }
 
-/// Wall seconds per network-step of a run of `s` in `mode` at batch B, measured on a short run
-/// (min(E, 2 x threads) networks, min(T, 200) steps) with the same options.
+/// Wall seconds per network-step of a run of `s` in `mode` at batch B, from two short runs with the
+/// same options (2 x threads networks, a and 2a steps): the difference of their times, so that the
+/// fixed cost of a run (threads, buffers) does not count as per-step cost. a starts at
+/// min(T/2, 200) and doubles (up to T/2) until the longer run takes 0.2 s, so that tiny nets are
+/// not timed on a millisecond.
 double seconds_per_network_step(const Study& s, int B, Mode mode) {
   TrainOptions o = s.opt;
   o.progress = false;
   const int th = o.threads > 0 ? o.threads : omp_get_max_threads();
   o.ensemble = std::max(2, std::min(s.opt.ensemble, 2 * th));
-  o.steps = std::min<std::uint64_t>(s.opt.steps, 200);
-  o.record_every = std::min(o.record_every, o.steps);
+  std::uint64_t a = std::max<std::uint64_t>(1, std::min<std::uint64_t>(s.opt.steps / 2, 200));
   RunSpec sp;
   sp.eta = s.etas[0];
   sp.batch = B;
   sp.mode = mode;
   sp.full_batch = s.full_batch;
   sp.name = "calibration";
-  const auto r = train(s.cfg, sp, o);
-  return r.seconds / (double(o.ensemble) * double(o.steps));
+  auto time = [&](std::uint64_t steps) {
+    o.steps = steps;
+    o.record_every = std::min(s.opt.record_every, steps);
+    return train(s.cfg, sp, o).seconds;
+  };
+  double t1 = time(a), t2 = time(2 * a);
+  while (t2 < 0.2 && 2 * a <= s.opt.steps / 2) {
+    a *= 2;
+    t1 = t2;
+    t2 = time(2 * a);
+  }
+  const double per = t2 > t1 ? (t2 - t1) / double(a) : t2 / double(2 * a);
+  return per / double(o.ensemble);
 }
 
 struct Estimate {
@@ -124,7 +139,7 @@ void print_estimate(const char* what, const Study& s, const Estimate& e) {
               what, s.etas.size() * s.batches.size(), s.opt.ensemble, (unsigned long long)s.opt.steps,
               s.compare ? " + 2 mechanism runs" : "", e.network_steps, e.seconds + e.compare_seconds);
   if (s.compare) std::printf(" (mechanism runs, --compare: %.0f s)", e.compare_seconds);
-  std::printf(" (from 200-step calibration runs)\n");
+  std::printf(" (from two short calibration runs)\n");
   std::fflush(stdout);
 }
 
@@ -170,7 +185,7 @@ StudyOutput run_study(const Study& s, bool quiet) {
   if (s.compare) {
     // The mechanism: same initial states and data streams; full-batch GD and frozen V at the
     // largest eta and the first batch size. Only the early-time rates are compared, so these runs
-    // cover the early window only, on the first min(E, 128) networks.
+    // cover the early window only, on the first min(E, compare_ensemble) networks.
     const double eta = *std::max_element(s.etas.begin(), s.etas.end());
     const TrainOptions copt = compare_options(s);
     for (Mode m : {Mode::full_batch, Mode::frozen_v}) {
@@ -471,7 +486,7 @@ std::string summary(const StudyOutput& o) {
   for (const auto& [t, q] : o.eq8) {
     std::snprintf(buf, sizeof buf,
                   "  Eq. 8 at t=%llu, eta=%g (per-sample |B| = 1 steps of (V_i, sign(V_i) b_i), %d networks x %d units, "
-                  "%d samples; units active %.2f): correlation %.3f +- %.3f (Eq. 8: 1); cross-covariance / eta^2 %.3g +- "
+                  "%d samples; units active %.2f): correlation %.4f +- %.1g (Eq. 8: 1); cross-covariance / eta^2 %.3g +- "
                   "%.2g vs Eq. 8's g_V g_b %.3g +- %.2g\n",
                   (unsigned long long)t, o.eq8_eta, q.networks, q.networks ? q.units / q.networks : 0, q.samples,
                   q.active, q.corr, q.corr_se, q.cross, q.cross_se, q.eq8_cross, q.eq8_cross_se);
@@ -860,6 +875,9 @@ int net_main(int argc, char** argv) {
     st.compare = std::string(p.name) == "gaussian_eta" || std::string(p.name) == "uniform_eta" ||
                  std::string(p.name) == "fig2_gaussian_eta_M100";
     st.full_batch = 256;
+    // At M = N = 100 a full-batch step costs 256 sample-passes of a 10^4-parameter net: the
+    // mechanism runs use the first 32 networks (measured: about 30 s per network on this machine).
+    if (p.M == 100) st.compare_ensemble = 32;
     return st;
   };
   if (!quiet) {
@@ -887,6 +905,8 @@ int net_main(int argc, char** argv) {
     std::snprintf(head, sizeof head, "\n## %s: M = %d, N = %d, %s data, random labels, E = %d, %lld steps\n\n```\n",
                   p.name, p.M, p.N, to_string(p.data).c_str(), p.E, p.T);
     md += head + sm + "```\n";
+    std::fflush(stdout);
+    std::ofstream(out + "/summary.md") << md;  // after every part: a stopped study keeps what it found
   }
   {
     std::ofstream f(out + "/summary.md");

@@ -445,6 +445,76 @@ void write_study(const std::string& path, const Study& s, const StudyOutput& o, 
   file.commit();
 }
 
+/// The first-screen rows of a part: one Markdown table row per claim it tests, with the number that
+/// decides it and a verdict by a stated rule (collapse: the 95% interval contains 2 for eta, 1 for
+/// |B|; Eq. 8: correlation within 5 SE of 1; Eq. 27: measured noise part within 5 SE of the prediction).
+std::string findings(const std::string& part, const StudyOutput& o) {
+  std::string out;
+  char buf[640];
+  auto row = [&](const std::string& claim, const std::string& measured, const std::string& verdict) {
+    std::string cells[4] = {part, claim, measured, verdict};
+    out += "|";
+    for (auto& c : cells) {
+      std::string esc;
+      for (char ch : c) esc += ch == '|' ? std::string("\\|") : std::string(1, ch);
+      out += " " + esc + " |";
+    }
+    out += "\n";
+  };
+  for (const auto& c : o.collapses) {
+    const bool eta = c.variable == "eta";
+    const double want = eta ? 2.0 : 1.0;
+    const std::string claim = c.quantity + (eta ? " ~ eta^2 (collapse of t eta^k)" : " ~ 1/|B| (collapse of t/|B|^m)");
+    std::string verdict;
+    if (c.at_edge) verdict = "not supported: no collapse";
+    else if (c.bootstrap == 0) verdict = "no interval (--bootstrap 0)";
+    else if (c.ci_hi - c.ci_lo > std::abs(c.best)) verdict = "unresolved";
+    else if (c.ci_lo <= want && want <= c.ci_hi) verdict = "holds (interval contains " + fmtd(want) + ")";
+    else verdict = "not exactly: interval excludes " + fmtd(want);
+    row(claim, c.text(), verdict);
+  }
+  for (const auto& [t, q] : o.eq8) {
+    std::snprintf(buf, sizeof buf, "correlation %.4f +- %.1g at t = %llu, eta = %g (Eq. 8: 1)", q.corr, q.corr_se,
+                  (unsigned long long)t, o.eq8_eta);
+    row("Eq. 8: the (V_i, sign(V_i) b_i) steps share one sign and their sizes", buf,
+        std::abs(q.corr - 1) < 5 * q.corr_se ? "holds" : "fails in size: the sign is shared, the sizes are not");
+  }
+  for (std::size_t i = 0; i < o.runs.size(); ++i) {
+    int nd = 0, nr = 0;
+    for (auto d : o.runs[i].diverged_at) nd += d >= 0;
+    for (auto d : o.runaway[i]) nr += d >= 0;
+    if (nd + nr == 0) continue;
+    std::snprintf(buf, sizeof buf, "%s: diverged %d/%zu, runaway %d/%zu", o.runs[i].spec.name.c_str(), nd,
+                  o.runs[i].diverged_at.size(), nr, o.runs[i].diverged_at.size());
+    row("training is stable", buf, "fails at this eta");
+  }
+  for (const auto& gd : o.runs) {
+    if (gd.spec.mode != Mode::full_batch || gd.eq27_b_drift.empty()) continue;
+    for (const auto& sg : o.runs) {
+      if (sg.spec.mode != Mode::sgd || sg.spec.eta != gd.spec.eta || sg.spec.batch != 1) continue;
+      const size_t E = sg.diverged_at.size();
+      double pred = 0;
+      int n = 0;
+      for (size_t e = 0; e < E; ++e)
+        if (std::isfinite(sg.eq27_b_drift[e])) { pred += sg.eq27_b_drift[e]; ++n; }
+      if (n == 0) continue;
+      pred /= n;
+      double r_sgd = NAN, s_sgd = 0, r_gd = NAN, s_gd = 0;
+      for (const auto& r : o.rates)
+        if (r.quantity == "bias_mean") {
+          if (r.run == sg.spec.name) { r_sgd = r.rate; s_sgd = r.se; }
+          if (r.run == gd.spec.name) { r_gd = r.rate; s_gd = r.se; }
+        }
+      const double noise = r_sgd - r_gd, se = std::sqrt(s_sgd * s_sgd + s_gd * s_gd);
+      std::snprintf(buf, sizeof buf, "predicted %.3g, measured noise part %.3g +- %.2g per step (eta = %g): ratio %.2g",
+                    pred, noise, se, sg.spec.eta, noise / pred);
+      row("Eq. 27 gives d<b>/dt's noise part at t = 0", buf,
+          std::abs(noise - pred) < 5 * se ? "holds" : (noise * pred > 0 ? "fails: right sign, wrong size" : "fails"));
+    }
+  }
+  return out;
+}
+
 std::string summary(const StudyOutput& o) {
   std::string out;
   char buf[512];
@@ -850,6 +920,7 @@ int net_main(int argc, char** argv) {
   // --study paper: the two-layer experiments of the paper (Appendix A.6 and Fig. 2, top row).
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
+  std::string top;  // the first screen: one row per claim tested, filled part by part
   std::string md = "# soret net --study paper\n\nsoret " + std::string(soret::version) +
                    ". Collapse: best exponent k of tau = t eta^k (or t / |B|^k) with a bootstrap 95% interval over "
                    "networks; early rate: slope at t = 0 per step, log-log exponent vs eta or |B|; mechanism: "
@@ -905,12 +976,18 @@ int net_main(int argc, char** argv) {
     std::snprintf(head, sizeof head, "\n## %s: M = %d, N = %d, %s data, random labels, E = %d, %lld steps\n\n```\n",
                   p.name, p.M, p.N, to_string(p.data).c_str(), p.E, p.T);
     md += head + sm + "```\n";
+    top += findings(p.name, o);
     std::fflush(stdout);
-    std::ofstream(out + "/summary.md") << md;  // after every part: a stopped study keeps what it found
-  }
-  {
-    std::ofstream f(out + "/summary.md");
-    f << md;
+    // After every part (a stopped study keeps what it found): the verdicts first, then the parts.
+    std::ofstream(out + "/summary.md")
+        << md.substr(0, md.find('\n') + 1)
+        << "\n## What holds (one row per claim tested; details per part below)\n\n"
+           "Verdict rules: a collapse holds when its bootstrap 95% interval contains 2 (vs eta) or 1 (vs |B|), "
+           "is unresolved when the interval is wider than the value, and is not supported at an end of the "
+           "searched range; Eq. 8 holds when the step correlation is within 5 SE of 1; Eq. 27 when the measured "
+           "noise part is within 5 SE of its prediction. Runaway: ||V|| > 100 ||V(0)||.\n\n"
+           "| part | claim | measured | verdict |\n|---|---|---|---|\n"
+        << top << md.substr(md.find('\n') + 1);
   }
   if (!quiet) std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_net.py %s\n", out.c_str(), out.c_str());
   return 0;

@@ -59,6 +59,7 @@ std::vector<double> randv(size_t n, unsigned seed, double scale = 0.1) {
 }
 
 struct Case {
+  Case(std::string n, std::function<void(int threads)> r, double p) : name(std::move(n)), run(std::move(r)), passes(p) {}
   std::string name;
   std::function<void(int threads)> run;  ///< one pass over the ensemble
   double passes = 0;                     ///< network-passes per call

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install soret's build and run-time dependencies from Debian's packages.
 # As root: installs what is missing with apt-get. Otherwise: lists what is missing and exits 1.
-# Usage: scripts/setup-deps.sh [--with-python]   (--with-python adds numpy/h5py/matplotlib for plots)
+# Usage: scripts/setup-deps.sh [--with-python]   (--with-python adds numpy/h5py/matplotlib for plots, xarray for validation/analysis_example.py)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config
@@ -10,7 +10,7 @@ pkgs=(build-essential cmake pkg-config
       libmuparser-dev librandom123-dev doctest-dev libomp-dev
       zlib1g-dev libopenblas-openmp-dev dataset-fashion-mnist)
 if [[ "${1:-}" == "--with-python" ]]; then
-  pkgs+=(python3 python3-numpy python3-h5py python3-matplotlib)
+  pkgs+=(python3 python3-numpy python3-h5py python3-matplotlib python3-xarray)
 fi
 
 missing=()

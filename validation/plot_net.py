@@ -42,13 +42,17 @@ def plot_file(path, out):
         etas = sorted({r[0] for r in runs})
         batches = sorted({r[1] for r in runs})
         sweep = "eta" if len(etas) > 1 else "batch"
+        # A panel that is all zero or all NaN (mean b without biases) is dropped.
         quantities = [q for q in ("activation_rate", "v_norm", "bias_mean")
-                      if q in runs[0][3] and np.isfinite(runs[0][3][q][()]).any()]
+                      if q in runs[0][3] and np.isfinite(runs[0][3][q][()]).any()
+                      and np.nanmax(np.abs(runs[0][3][q][()])) > 0]
         if sweep == "eta":
-            scalings = [("steps", lambda e, b: 1.0), (r"steps $\times\,\eta/\eta_0$", lambda e, b: e / etas[0]),
-                        (r"steps $\times\,(\eta/\eta_0)^2$", lambda e, b: (e / etas[0]) ** 2)]
+            e0 = f"{etas[0]:g}"
+            scalings = [("steps t", lambda e, b: 1.0),
+                        (rf"$t\,\eta/\eta_0$ ($\eta_0$ = {e0}, the smallest η)", lambda e, b: e / etas[0]),
+                        (rf"$t\,(\eta/\eta_0)^2$ ($\eta_0$ = {e0})", lambda e, b: (e / etas[0]) ** 2)]
         else:
-            scalings = [("steps", lambda e, b: 1.0), (r"steps $/\,|B|$", lambda e, b: 1.0 / b)]
+            scalings = [("steps t", lambda e, b: 1.0), (r"$t\,/\,|B|$", lambda e, b: 1.0 / b)]
         fig, axes = plt.subplots(len(quantities), len(scalings), figsize=(4.2 * len(scalings), 3.2 * len(quantities)),
                                  squeeze=False)
         for qi, q in enumerate(quantities):
@@ -72,6 +76,23 @@ def plot_file(path, out):
                     lo, hi = min(np.nanmin(v) for v in lims), max(np.nanmax(v) for v in lims)
                     pad = 0.05 * (hi - lo + 1e-12)
                     ax.set_ylim(lo - pad, hi + pad)
+                    # Mark where an off-scale curve leaves the panel (a triangle on the edge).
+                    xmax = t[-1] if si == 0 else (t[-1] if sweep == "eta" else t[-1] / max(batches))
+                    for (eta, batch, name, g), ok in zip(runs, stable):
+                        if ok:
+                            continue
+                        m, _ = mean_se(g[q][()])
+                        out_idx = np.nonzero((m > hi + pad) | (m < lo - pad))[0]
+                        if len(out_idx):
+                            k = out_idx[0]
+                            x0 = g["step"][()].astype(float)[k] * sc(eta, batch)
+                            if x0 > xmax:
+                                continue
+                            up = m[k] > hi + pad
+                            ax.plot([x0], [hi + pad if up else lo - pad], "^" if up else "v", color="k", ms=6)
+                            if si == 0:
+                                ax.annotate(f"η={eta:g}", (x0, hi + pad if up else lo - pad), fontsize=6,
+                                            xytext=(3, -9 if up else 3), textcoords="offset points")
                 if sweep == "eta" and si > 0:
                     ax.set_xlim(0, t[-1])
                 if sweep == "batch" and si > 0:
@@ -84,7 +105,7 @@ def plot_file(path, out):
         def txt(v):
             return v.decode() if isinstance(v, bytes) else v
         fig.suptitle(f"{base}: M={p['inputs']}, N={p['hidden']}, {txt(p['data'])} data, {txt(p['labels'])} labels, "
-                     f"E={p['ensemble']} networks", fontsize=10)
+                     f"E={p['ensemble']} networks; lines: ensemble means, bands: ±1 SE over networks", fontsize=9)
         fig.tight_layout()
         fig.savefig(os.path.join(out, base + ".png"), dpi=100)
         plt.close(fig)

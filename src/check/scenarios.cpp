@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "check/support.hpp"
+#include "soret/common/progress.hpp"
 #include "soret/theory/stationary.hpp"
 #include "soret/theory/walk_theory.hpp"
 
@@ -15,16 +16,42 @@ namespace soret::check {
 namespace {
 
 constexpr const char* kSin = "1 + 0.5*sin(2*_pi*q)";
-constexpr int kReplicas = 16;
+
+// Sizes of the scenarios (walkers per replica; the stationary runs' steps).
+std::uint64_t n_onestep(const Options& o) { return o.fast ? 250000 : 2000000; }
+std::uint64_t n_stationary(const Options& o) { return o.fast ? 12500 : 62500; }
+constexpr std::uint64_t kStatBurn = 1500, kStatSteps = 3000;
+constexpr std::uint64_t kConvWalkers = 25000, kConvBurn = 6000, kConvSteps = 12000;
 
 struct Ctx {
   const Options& opt;
   Report& rep;
   int threads;
-  void log(const std::string& s) const {
-    if (opt.progress) std::fprintf(stderr, "[check] %s\n", s.c_str());
+  Progress* progress = nullptr;
+  mutable double done = 0;  ///< walker-(steps + 1) done, for the progress line
+  void log(const std::string&) const {}
+  /// One run of the engine, counted in the progress line.
+  WalkResults walk(const WalkModel& m, const ObserverPlan& p, const std::string& init, std::uint64_t walkers,
+                   std::uint64_t steps, std::uint64_t seed) const {
+    auto r = run_walk(m, p, init, walkers, steps, seed, threads);
+    done += double(walkers) * double(steps + 1);
+    if (progress) progress->update(std::uint64_t(done), done);
+    return r;
   }
 };
+
+/// Rows appended since `from`: tag them with a claim (and eta, alpha, own).
+void tag_rows(std::vector<Row>& rows, size_t from, const std::string& claim, double eta = 0, double alpha = 0,
+              bool own = false) {
+  for (size_t i = from; i < rows.size(); ++i) {
+    rows[i].claim = claim;
+    rows[i].eta = eta;
+    rows[i].alpha = alpha;
+    rows[i].own = own;
+    if (own && rows[i].verdict == "confirmed") rows[i].verdict = "agrees";
+    if (own && rows[i].verdict == "refuted") rows[i].verdict = "differs";
+  }
+}
 
 std::vector<double> faces_of(const Lattice& l) {
   std::vector<double> f(l.bins + 1);
@@ -57,7 +84,7 @@ OneStep one_step(const Ctx& c, const WalkModel& m, int axis, const Lattice& l, c
   p.flux_windows = {{0, 1}};
   OneStep o;
   for (int r = 0; r < kReplicas; ++r) {
-    const auto res = run_walk(m, p, init, walkers, 1, replica_seed(c.opt.seed, scenario, r), c.threads);
+    const auto res = c.walk(m, p, init, walkers, 1, replica_seed(c.opt.seed, scenario, r));
     o.jp.add(res.J_plus(0));
     o.jm.add(res.J_minus(0));
     o.net.add(res.J(0));
@@ -68,7 +95,7 @@ OneStep one_step(const Ctx& c, const WalkModel& m, int axis, const Lattice& l, c
 // --- 1, 2, 6: Eq. 9, the thermophoretic term, and the eta scaling ------------------------------
 void eq9_thermophoresis_scaling(const Ctx& c) {
   c.log("eq9 / thermophoresis / scaling");
-  const std::uint64_t N = c.opt.fast ? 250000 : 2000000;
+  const std::uint64_t N = n_onestep(c.opt);
   const Lattice l(0, 1, 20);
   const auto faces = faces_of(l);
   Expression g(kSin, 1, 0.1, "g");
@@ -101,41 +128,56 @@ void eq9_thermophoresis_scaling(const Ctx& c) {
     for (int k = 0; k < l.bins; ++k) use.push_back(k);  // face 20 is face 0
     const std::string tag = "eta=" + fmt(eta);
     // Scenario 1: Eq. 9.
-    gate(rows, "1 eq9", "Delta+ - Delta- at q=0, " + tag, "exact implicit", d[0], dse[0], "exact solve", dexact[0]);
-    paper(rows, "1 eq9", "Delta+ - Delta- at q=0, " + tag, "Eq. 9", d[0], dse[0], "2 eta^2 g g'", dlead[0],
+    gate(rows, "eq9", "Delta+ - Delta- at q=0, " + tag, "exact implicit", d[0], dse[0], "exact solve", dexact[0]);
+    size_t at = rows.size();
+    paper(rows, "eq9", "Delta+ - Delta- at q=0, " + tag, "Eq. 9", d[0], dse[0], "2 eta^2 g g'", dlead[0],
           "leading order; exact - leading = " + fmt(dexact[0] - dlead[0]));
+    tag_rows(rows, at, "eq9", eta);
     const Replicas drep = scaled(o.net, -2.0);  // Delta+ - Delta- = 2 (J- - J+) = -2 J per replica
-    profile_row(rows, true, "1 eq9", "Delta+ - Delta- profile, " + tag, "exact implicit", drep, dexact, "exact solve",
+    profile_row(rows, true, "eq9", "Delta+ - Delta- profile, " + tag, "exact implicit", drep, dexact, "exact solve",
                 use);
-    profile_row(rows, false, "1 eq9", "Delta+ - Delta- profile, " + tag, "Eq. 9", drep, dlead, "2 eta^2 g g'", use);
+    at = rows.size();
+    profile_row(rows, false, "eq9", "Delta+ - Delta- profile, " + tag, "Eq. 9", drep, dlead, "2 eta^2 g g'", use);
+    tag_rows(rows, at, "eq9", eta);
     // Scenario 2: the thermophoretic flux from a flat density.
-    gate(rows, "2 thermophoresis", "J at q=0, " + tag, "exact one-step", J[0], Jse[0], "rho (Delta- - Delta+)/2",
+    gate(rows, "thermophoresis", "J at q=0, " + tag, "exact one-step", J[0], Jse[0], "rho (Delta- - Delta+)/2",
          jexact[0]);
     // The truncated expansion gates only where its known truncation error (exact - KM, from
     // theory) is below half the SE; elsewhere the row reports whether the truncation is resolved.
     if (std::abs(jexact[0] - jctrl[0]) < 0.5 * Jse[0])
-      gate(rows, "2 thermophoresis", "J at q=0, " + tag, "controlled (KM to eta^4)", J[0], Jse[0],
+      gate(rows, "thermophoresis", "J at q=0, " + tag, "controlled (KM to eta^4)", J[0], Jse[0],
            "-eta^2 g g' rho - eta^4 (g^4)''' rho/24", jctrl[0]);
-    else
-      paper(rows, "2 thermophoresis", "J at q=0, " + tag, "controlled (KM to eta^4), truncated", J[0], Jse[0],
+    else {
+      at = rows.size();
+      paper(rows, "thermophoresis", "J at q=0, " + tag, "controlled (KM to eta^4), truncated", J[0], Jse[0],
             "-eta^2 g g' rho - eta^4 (g^4)''' rho/24", jctrl[0],
             "not gating: the O(eta^6) truncation (exact - KM = " + fmt(jexact[0] - jctrl[0]) +
-                ") exceeds SE/2; refuted = truncation resolved");
-    paper(rows, "2 thermophoresis", "J at q=0, " + tag, "Eq. 10 thermophoretic term", J[0], Jse[0],
+                ") exceeds SE/2; differs = truncation resolved");
+      tag_rows(rows, at, "eq10_thermo", eta, 0, true);
+    }
+    at = rows.size();
+    paper(rows, "thermophoresis", "J at q=0, " + tag, "Eq. 10 thermophoretic term", J[0], Jse[0],
           "-eta^2 g g' rho", jpaper[0]);
-    profile_row(rows, true, "2 thermophoresis", "J profile, " + tag, "exact one-step", o.net, jexact,
+    tag_rows(rows, at, "eq10_thermo", eta);
+    profile_row(rows, true, "thermophoresis", "J profile, " + tag, "exact one-step", o.net, jexact,
                 "rho (Delta- - Delta+)/2", use);
-    profile_row(rows, false, "2 thermophoresis", "J profile, " + tag, "Eq. 10 thermophoretic term", o.net, jpaper,
+    at = rows.size();
+    profile_row(rows, false, "thermophoresis", "J profile, " + tag, "Eq. 10 thermophoretic term", o.net, jpaper,
                 "-eta^2 g g' rho", use);
+    tag_rows(rows, at, "eq10_thermo", eta);
     if (eta == 0.04) {
       // The Soret coefficient: the measured drift velocity v = J / rho at q = 0 against 2c.
       double q0 = 0.0;
       const auto lp = theory::local_profile({&g}, {0}, &q0, 1.0);
-      paper(rows, "2 thermophoresis", "drift velocity J/rho at q=0, " + tag, "Eq. 11 (c <= 0)", J[0], Jse[0],
+      at = rows.size();
+      paper(rows, "thermophoresis", "drift velocity J/rho at q=0, " + tag, "Eq. 11 (c <= 0)", J[0], Jse[0],
             "2c = -eta^2 g g'", 2 * theory::soret_eq11(lp, eta), "c of Eq. 11 is half the drift velocity");
-      paper(rows, "2 thermophoresis", "drift velocity J/rho at q=0, " + tag, "App. A.4 (c = +eta^2 g g'/2)", J[0],
+      tag_rows(rows, at, "eq11", eta);
+      at = rows.size();
+      paper(rows, "thermophoresis", "drift velocity J/rho at q=0, " + tag, "App. A.4 (c = +eta^2 g g'/2)", J[0],
             Jse[0], "2c = +eta^2 g g'", 2 * theory::soret_a4(lp.g[0], lp.dg[0][0], eta),
             "A.4 has the opposite sign");
+      tag_rows(rows, at, "a4", eta);
     }
     auto& f = c.rep.fields["eq9_thermophoresis/" + tag];
     f["faces"] = faces;
@@ -154,24 +196,28 @@ void eq9_thermophoresis_scaling(const Ctx& c) {
   const size_t n = rem_x.size();
   const double slope = (rem_y[n - 1] - rem_y[n - 2]) / (rem_x[n - 1] - rem_x[n - 2]);
   Row r;
-  r.scenario = "1 eq9";
+  r.scenario = "eq9";
   r.quantity = "local slope of log|exact - Eq. 9| vs log eta at q=0 (eta 0.01-0.02)";
   r.equation = "Eq. 9 remainder";
   r.measured = slope;
   r.prediction = "O(eta^4)";
   r.predicted = 4;
-  r.verdict = std::abs(slope - 4) < 0.2 ? "confirmed" : "refuted";
+  r.verdict = std::abs(slope - 4) < 0.2 ? "agrees" : "differs";
   r.theory_only = true;
+  r.claim = "eq9";
+  r.own = true;
   r.note = "theory only (no Monte Carlo): Delta+ - Delta- is even in eta, so the remainder is O(eta^4)";
   rows.push_back(r);
   // Scenario 6: the log-log slope of the thermophoretic flux.
   const auto sm = fit_slope(lx, ly_meas, ly_se);
   const auto se = fit_slope(lx, ly_exact, ly_se);
-  gate(rows, "6 scaling", "slope of log|J(q=0)| vs log eta (eta 0.01..0.08)", "exact one-step", sm.first, sm.second,
+  gate(rows, "scaling", "slope of log|J(q=0)| vs log eta (eta 0.01..0.08)", "exact one-step", sm.first, sm.second,
        "slope of the exact flux", se.first, "95% CI [" + fmt(sm.first - 1.96 * sm.second) + ", " +
                                               fmt(sm.first + 1.96 * sm.second) + "]");
-  paper(rows, "6 scaling", "slope of log|J(q=0)| vs log eta (eta 0.01..0.08)", "Eq. 10-12 (J ~ eta^2)", sm.first,
+  const size_t at = rows.size();
+  paper(rows, "scaling", "slope of log|J(q=0)| vs log eta (eta 0.01..0.08)", "Eq. 10-12 (J ~ eta^2)", sm.first,
         sm.second, "2", 2.0);
+  tag_rows(rows, at, "j_eta2");
   auto& f = c.rep.fields["scaling"];
   f["log_eta"] = lx; f["log_J_measured"] = ly_meas; f["log_J_se"] = ly_se; f["log_J_exact"] = ly_exact;
 }
@@ -179,7 +225,7 @@ void eq9_thermophoresis_scaling(const Ctx& c) {
 // --- 3: the diffusion term alone ------------------------------------------------------------------
 void diffusion(const Ctx& c) {
   c.log("diffusion");
-  const std::uint64_t N = c.opt.fast ? 250000 : 2000000;
+  const std::uint64_t N = n_onestep(c.opt);
   const double eta = 0.04, A = 0.5, tp = 2 * M_PI;
   const Lattice l(0, 1, 20);
   const auto faces = faces_of(l);
@@ -199,19 +245,23 @@ void diffusion(const Ctx& c) {
   for (int k = 0; k < l.bins; ++k) use.push_back(k);
   auto& rows = c.rep.rows;
   const int k = 5;  // q = 0.25, where rho' is extreme
-  gate(rows, "3 diffusion", "J at q=0.25 (g=1, rho=1+0.5cos)", "exact one-step", J[k], Jse[k], "exact", jexact[k]);
-  gate(rows, "3 diffusion", "J at q=0.25 (g=1, rho=1+0.5cos)", "controlled (KM to eta^4)", J[k], Jse[k],
+  gate(rows, "diffusion", "J at q=0.25 (g=1, rho=1+0.5cos)", "exact one-step", J[k], Jse[k], "exact", jexact[k]);
+  gate(rows, "diffusion", "J at q=0.25 (g=1, rho=1+0.5cos)", "controlled (KM to eta^4)", J[k], Jse[k],
        "-eta^2 g^2 rho'/2 - eta^4 rho'''/24", jctrl[k]);
-  paper(rows, "3 diffusion", "J at q=0.25 (g=1, rho=1+0.5cos)", "Eq. 10 diffusion term", J[k], Jse[k],
+  size_t at = rows.size();
+  paper(rows, "diffusion", "J at q=0.25 (g=1, rho=1+0.5cos)", "Eq. 10 diffusion term", J[k], Jse[k],
         "-eta^2 g^2 rho'", jpaper[k]);
-  profile_row(rows, true, "3 diffusion", "J profile", "exact one-step", o.net, jexact, "exact", use);
-  profile_row(rows, false, "3 diffusion", "J profile", "Eq. 10 diffusion term", o.net, jpaper, "-eta^2 g^2 rho'", use);
+  profile_row(rows, true, "diffusion", "J profile", "exact one-step", o.net, jexact, "exact", use);
+  profile_row(rows, false, "diffusion", "J profile", "Eq. 10 diffusion term", o.net, jpaper, "-eta^2 g^2 rho'", use);
+  tag_rows(rows, at, "eq10_diff", eta);
   // D = -J / rho' at q = 0.25, against eta^2 g^2 / 2 (walk, with its eta^4 part) and eta^2 g^2 (paper).
   const double rho1 = -A * tp;
-  gate(rows, "3 diffusion", "D = -J/rho' at q=0.25", "controlled (KM to eta^4)", -J[k] / rho1, Jse[k] / std::abs(rho1),
+  gate(rows, "diffusion", "D = -J/rho' at q=0.25", "controlled (KM to eta^4)", -J[k] / rho1, Jse[k] / std::abs(rho1),
        "eta^2 g^2/2 (+ eta^4 term)", -jctrl[k] / rho1);
-  paper(rows, "3 diffusion", "D = -J/rho' at q=0.25", "Eq. 10 (D = eta^2 g^2)", -J[k] / rho1, Jse[k] / std::abs(rho1),
+  at = rows.size();
+  paper(rows, "diffusion", "D = -J/rho' at q=0.25", "Eq. 10 (D = eta^2 g^2)", -J[k] / rho1, Jse[k] / std::abs(rho1),
         "eta^2 g^2", eta * eta);
+  tag_rows(rows, at, "eq10_diff", eta);
   auto& f = c.rep.fields["diffusion"];
   f["faces"] = faces; f["J_measured"] = J; f["J_se"] = Jse; f["J_exact"] = jexact; f["J_controlled"] = jctrl;
   f["J_eq10"] = jpaper;
@@ -229,7 +279,7 @@ Stationary stationary_run(const Ctx& c, const WalkModel& m, int bins, std::uint6
   p.density_avg = Window{burn, steps};
   Replicas rep;
   for (int r = 0; r < kReplicas; ++r) {
-    const auto res = run_walk(m, p, "uniform", N, steps, replica_seed(c.opt.seed, scenario, r), c.threads);
+    const auto res = c.walk(m, p, "uniform", N, steps, replica_seed(c.opt.seed, scenario, r));
     double tot = 0;
     for (auto v : res.avg_counts) tot += double(v);
     std::vector<double> prob(bins);
@@ -247,7 +297,7 @@ void soret_equilibrium(const Ctx& c) {
   const Geo geos[] = {{"periodic", kSin, Boundary::periodic}, {"reflecting", "0.5 + q", Boundary::reflecting}};
   const double eta = 0.05;
   const int B = 40;
-  const std::uint64_t N = c.opt.fast ? 12500 : 62500, burn = 1500, steps = 3000;
+  const std::uint64_t N = n_stationary(c.opt), burn = kStatBurn, steps = kStatSteps;
   auto& rows = c.rep.rows;
   int scn = 300;
   for (const auto& geo : geos) {
@@ -261,16 +311,21 @@ void soret_equilibrium(const Ctx& c) {
     const auto p_exact = theory::stationary_rademacher_exact(g, 0, 1, geo.b, eta, B, 0.0);
     std::vector<int> use;
     for (int b = 0; b < B; ++b) use.push_back(b);
-    const std::string scnname = std::string("4 Soret equilibrium (") + geo.name + ")";
-    const std::string qty = "stationary density, g=" + std::string(geo.g);
+    const std::string scnname = "soret";
+    const std::string where = std::string(geo.name) + ": ";
+    const std::string qty = where + "stationary density, g=" + std::string(geo.g);
     profile_row(rows, true, scnname, qty, "exact discrete law (transfer operator)", s.rep, p_exact,
                 "fixed point of the one-step operator", use, "all orders in eta, walls included");
+    size_t at = rows.size();
     profile_row(rows, false, scnname, qty, "controlled continuum law", s.rep, p_ito, "g^-2", use,
-                "leading order; refuted here = finite-eta corrections resolved");
+                "leading order; differs here = finite-eta corrections resolved");
     profile_row(rows, false, scnname, qty, "controlled, O(eta^2) corrected", s.rep, p_cor,
                 "g^-2 [1 - eta^2 (g^2)''/12]", use,
                 geo.b == Boundary::reflecting ? "wall boundary layers not included" : "O(eta^4) terms not included");
+    tag_rows(rows, at, "law_1g", eta, 0, true);
+    at = rows.size();
     profile_row(rows, false, scnname, qty, "Eq. 10 zero flux (rho ~ 1/g)", s.rep, p_paper, "1/g", use);
+    tag_rows(rows, at, "law_1g", eta);
     // The exponent nu of rho ~ g^-nu, fitted per replica with the exact finite-eta shape
     // p(nu) = p_exact g(center)^(2 - nu) (exact at nu = 2); mean and SE over replicas.
     std::vector<double> gc(B);
@@ -283,12 +338,16 @@ void soret_equilibrium(const Ctx& c) {
     Replicas nus;
     for (const auto& sample : s.rep.samples) nus.add({fit_exponent(shape, sample, s.se, use, 0.0, 4.0).first});
     const std::pair<double, double> fit{nus.mean()[0], nus.se()[0]};
-    gate(rows, scnname, "exponent nu of rho ~ g^-nu", "controlled (Ito)", fit.first, fit.second, "2", 2.0);
-    paper(rows, scnname, "exponent nu of rho ~ g^-nu", "Eq. 10 zero flux", fit.first, fit.second, "1", 1.0);
-    gate(rows, scnname, "Soret coefficient S_T * T (T = g^2)", "controlled: S_T = D_T/D = 1/g^2", fit.first / 2,
+    gate(rows, scnname, where + "exponent nu of rho ~ g^-nu", "controlled (Ito)", fit.first, fit.second, "2", 2.0);
+    at = rows.size();
+    paper(rows, scnname, where + "exponent nu of rho ~ g^-nu", "Eq. 10 zero flux", fit.first, fit.second, "1", 1.0);
+    tag_rows(rows, at, "law_1g", eta);
+    gate(rows, scnname, where + "Soret coefficient S_T * T (T = g^2)", "controlled: S_T = D_T/D = 1/g^2", fit.first / 2,
          fit.second / 2, "1", 1.0);
-    paper(rows, scnname, "Soret coefficient S_T * T (T = g^2)", "Eq. 10: D = eta^2 g^2, D_T = eta^2/2", fit.first / 2,
-          fit.second / 2, "1/2", 0.5);
+    at = rows.size();
+    paper(rows, scnname, where + "Soret coefficient S_T * T (T = g^2)", "Eq. 10: D = eta^2 g^2, D_T = eta^2/2",
+          fit.first / 2, fit.second / 2, "1/2", 0.5);
+    tag_rows(rows, at, "law_1g", eta);
     auto& f = c.rep.fields[std::string("soret_equilibrium/") + geo.name];
     f["centers"] = s.centers; f["p_measured"] = s.p; f["p_se"] = s.se; f["p_ito"] = p_ito;
     f["p_ito_corrected"] = p_cor; f["p_eq10"] = p_paper; f["p_exact"] = p_exact;
@@ -298,7 +357,7 @@ void soret_equilibrium(const Ctx& c) {
 // --- 5: shared-sign walks in 2-D and 3-D ----------------------------------------------------------
 void shared_sign(const Ctx& c) {
   c.log("shared sign groups");
-  const std::uint64_t N = c.opt.fast ? 250000 : 2000000;
+  const std::uint64_t N = n_onestep(c.opt);
   const double eta = 0.05;
   struct Case { int dim; std::vector<std::string> g; };
   const Case cases[] = {
@@ -348,14 +407,29 @@ void shared_sign(const Ctx& c) {
         j_paper += jt * lp.g[i] / std::sqrt(gn);  // the component along axis i of a flux along g_U
       }
       plane /= npts; eq9 /= npts; vec /= npts; j_ctrl /= npts; j_paper /= npts;
-      const std::string scnname = "5 shared sign |U|=" + std::to_string(cs.dim);
-      const std::string qty = "<Delta+ - Delta->_plane, axis " + std::to_string(i) + " at q_i=0";
+      const std::string scnname = "shared";
+      const std::string where = "|U|=" + std::to_string(cs.dim) + ": ";
+      const std::string qty = where + "<Delta+ - Delta->_plane, axis " + std::to_string(i) + " at q_i=0";
       gate(rows, scnname, qty, "exact plane crossing", d, dse, "1-D solve along axis i", plane);
+      size_t at = rows.size();
       paper(rows, scnname, qty, "Eq. 9 (i = " + std::to_string(i) + ")", d, dse, "2 eta^2 sum_j g_j d_j g_i", eq9);
       paper(rows, scnname, qty, "Eq. 9 exact (vector Delta)", d, dse, "implicit Delta over U", vec);
-      const std::string qj = "J through the plane q_" + std::to_string(i) + "=0 (per unit area)";
+      tag_rows(rows, at, "shared", eta);
+      const std::string qj = where + "J through the plane q_" + std::to_string(i) + "=0 (per unit area)";
       gate(rows, scnname, qj, "exact plane crossing", J[0], Jse[0], "rho (Delta- - Delta+)/2", j_ctrl);
+      at = rows.size();
       paper(rows, scnname, qj, "Eq. 10 projected on U", J[0], Jse[0], "(g_i/|g_U|) J_Eq10", j_paper);
+      tag_rows(rows, at, "shared", eta);
+      auto& f = c.rep.fields["shared/U=" + std::to_string(cs.dim)];
+      f["delta_diff_measured"].push_back(d);  // one entry per axis
+      f["delta_diff_se"].push_back(dse);
+      f["delta_diff_plane"].push_back(plane);
+      f["delta_diff_eq9"].push_back(eq9);
+      f["delta_diff_vector"].push_back(vec);
+      f["J_measured"].push_back(J[0]);
+      f["J_se"].push_back(Jse[0]);
+      f["J_plane"].push_back(j_ctrl);
+      f["J_eq10_projected"].push_back(j_paper);
     }
   }
 }
@@ -363,7 +437,7 @@ void shared_sign(const Ctx& c) {
 // --- 7: noise laws and conventions ----------------------------------------------------------------
 void noise_conventions(const Ctx& c) {
   c.log("noise laws and conventions");
-  const std::uint64_t N = c.opt.fast ? 250000 : 2000000;
+  const std::uint64_t N = n_onestep(c.opt);
   const double eta = 0.02;
   const Lattice l(0, 1, 20);
   Expression g(kSin, 1, eta, "g");
@@ -387,10 +461,20 @@ void noise_conventions(const Ctx& c) {
       pname += " - kappa eta^4 (g^4)''' rho/24";
     }
     const std::string qty = "J at q=0, " + to_string(cs.noise) + " noise, alpha=" + fmt(cs.alpha);
-    gate(rows, "7 noise/conventions", qty, "controlled", J[0], Jse[0], pname, pred,
+    gate(rows, "noise", qty, "controlled", J[0], Jse[0], pname, pred,
          cs.alpha != 0.0 ? "O(eta^4) terms for alpha != 0 not included (below resolution at eta = 0.02)" : "");
-    paper(rows, "7 noise/conventions", qty, "Eq. 10 thermophoretic term", J[0], Jse[0], "-eta^2 g g' rho",
-          theory::eq10_paper(lp, 1.0, {0.0}, eta).thermophoretic);
+    const size_t at = rows.size();
+    paper(rows, "noise", qty, "Eq. 10 thermophoretic term", J[0], Jse[0], "-eta^2 g g' rho",
+          theory::eq10_paper(lp, 1.0, {0.0}, eta).thermophoretic,
+          cs.alpha != 0.0 ? "another update rule than the paper's (g not taken at the start point)" : "");
+    tag_rows(rows, at, "eq10_thermo", eta, cs.alpha);
+    auto& f = c.rep.fields["noise"];
+    f["alpha"].push_back(cs.alpha);  // one entry per case
+    f["noise"].push_back(double(int(cs.noise)));
+    f["J_measured"].push_back(J[0]);
+    f["J_se"].push_back(Jse[0]);
+    f["J_controlled"].push_back(pred);
+    f["J_eq10"].push_back(theory::eq10_paper(lp, 1.0, {0.0}, eta).thermophoretic);
   }
   if (c.opt.fast) return;  // the stationary part needs long runs
   // Stationary densities for alpha = 1/2 and 1 (Rademacher, periodic): against the exact discrete
@@ -400,18 +484,20 @@ void noise_conventions(const Ctx& c) {
     auto m = model_1d(kSin, eta2, Boundary::periodic);
     m.alpha = alpha;
     const int B = 40;
-    const auto s = stationary_run(c, m, B, 25000, 6000, 12000, scn++);
+    const auto s = stationary_run(c, m, B, kConvWalkers, kConvBurn, kConvSteps, scn++);
     Expression gg(kSin, 1, eta2, "g");
     std::vector<int> use;
     for (int b = 0; b < B; ++b) use.push_back(b);
     const auto p_exact = theory::stationary_rademacher_exact(gg, 0, 1, Boundary::periodic, eta2, B, alpha);
     const auto p_cont = theory::stationary_bin_probabilities(gg, 0, 1, B, alpha);
-    const std::string scnname = "7 noise/conventions";
+    const std::string scnname = "noise";
     const std::string qty = "stationary density, alpha=" + fmt(alpha) + ", eta=" + fmt(eta2);
     profile_row(rows, true, scnname, qty, "exact discrete law (transfer operator)", s.rep, p_exact,
                 "fixed point of the one-step operator", use);
+    const size_t at = rows.size();
     profile_row(rows, false, scnname, qty, "controlled continuum law", s.rep, p_cont, "g^(2 alpha - 2)", use,
-                "leading order; refuted here = finite-eta corrections resolved");
+                "leading order; differs here = finite-eta corrections resolved");
+    tag_rows(rows, at, "", eta2, alpha, true);
     std::vector<double> gc(B);
     for (int b = 0; b < B; ++b) gc[b] = gg.at(s.centers[b]);
     const double nu0 = 2 - 2 * alpha;
@@ -432,7 +518,7 @@ void noise_conventions(const Ctx& c) {
 }  // namespace
 
 std::vector<std::string> scenario_names() {
-  return {"eq9", "diffusion", "soret", "shared", "noise"};
+  return {"eq9", "thermophoresis", "scaling", "diffusion", "soret", "shared", "noise"};
 }
 
 bool Report::passed() const {
@@ -444,16 +530,32 @@ bool Report::passed() const {
 Report run(const Options& opt) {
   Report rep;
   rep.fast = opt.fast;
-  const Ctx c{opt, rep, opt.threads > 0 ? opt.threads : omp_get_max_threads()};
   auto want = [&](const std::string& n) {
     return opt.only.empty() || std::find(opt.only.begin(), opt.only.end(), n) != opt.only.end();
   };
+  // Planned work (walker-(steps + 1) of every run) for the progress line's percentage and ETA.
+  const bool one = want("eq9") || want("thermophoresis") || want("scaling");
+  const double n1 = double(n_onestep(opt)) * 2, R = kReplicas;
+  double total = 0;
+  if (one) total += 4 * R * n1;
+  if (want("diffusion")) total += R * n1;
+  if (want("soret")) total += 2 * R * double(n_stationary(opt)) * double(kStatSteps + 1);
+  if (want("shared")) total += 5 * R * n1;
+  if (want("noise"))
+    total += 5 * R * n1 + (opt.fast ? 0.0 : 2 * R * double(kConvWalkers) * double(kConvSteps + 1));
+  Progress::set_log_lines(opt.progress_log, 5.0);
+  Progress progress("check", std::uint64_t(total), opt.progress);
+  Ctx c{opt, rep, opt.threads > 0 ? opt.threads : omp_get_max_threads()};
+  c.progress = &progress;
   const auto t0 = std::chrono::steady_clock::now();
-  if (want("eq9")) eq9_thermophoresis_scaling(c);
+  if (one) eq9_thermophoresis_scaling(c);
   if (want("diffusion")) diffusion(c);
   if (want("soret")) soret_equilibrium(c);
   if (want("shared")) shared_sign(c);
   if (want("noise")) noise_conventions(c);
+  progress.finish();
+  // One function measures eq9, thermophoresis and scaling together: keep the rows asked for.
+  std::erase_if(rep.rows, [&](const Row& r) { return !want(r.scenario); });
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;
 }

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -10,6 +11,7 @@
 #include "soret/check/check.hpp"
 #include "soret/common/error.hpp"
 #include "soret/io/atomic_file.hpp"
+#include "soret/common/progress.hpp"
 #include "soret/walk/model.hpp"
 
 namespace po = boost::program_options;
@@ -24,11 +26,12 @@ int check_main(int argc, char** argv) {
   desc.add_options()
     ("help,h", "print this help and exit")
     ("fast", "the fast subset (fewer walkers; no long stationary runs for alpha != 0)")
-    ("only", po::value<std::string>()->default_value(""), "comma-separated scenarios: eq9, diffusion, soret, shared, noise (default all)")
+    ("only", po::value<std::string>()->default_value(""), "comma-separated scenarios, the report's scenario labels: eq9, thermophoresis, scaling, diffusion, soret, shared, noise (default all seven)")
     ("report", po::value<std::string>()->default_value("soret-check"), "report directory (report.md, report.json, fields.h5)")
     ("seed", po::value<unsigned long long>()->default_value(20261127), "base seed of the replicas")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: all)")
-    ("quiet,q", "no progress and no table on stdout");
+    ("progress", po::value<std::string>()->default_value("auto"), "always | auto (on a terminal) | never; without a terminal, always prints a line per 5%")
+    ("quiet,q", "no table on stdout (and no progress unless --progress always)");
   // clang-format on
   po::variables_map vm;
   if (!parse_options(desc, argc, argv, vm)) return 0;
@@ -37,7 +40,9 @@ int check_main(int argc, char** argv) {
   opt.seed = vm["seed"].as<unsigned long long>();
   opt.threads = threads_option(vm);
   const bool quiet = vm.count("quiet") > 0;
-  opt.progress = !quiet && ::isatty(2);
+  const auto pm = progress_mode(vm["progress"].as<std::string>(), quiet);
+  opt.progress = pm.enabled;
+  opt.progress_log = pm.log;
   const auto names = check::scenario_names();
   for (const auto& s : split(vm["only"].as<std::string>(), ',')) {
     if (s.empty()) continue;
@@ -50,12 +55,36 @@ int check_main(int argc, char** argv) {
   const auto rep = check::run(opt);
   check::write_report(rep, dir);
   if (!quiet) {
+    // The verdicts on the paper's claims first, then every row, in columns as wide as their widest cell.
+    std::printf("What holds of the paper (rows at alpha = 0, the paper's update rule; details in %s/report.md):\n",
+                dir.c_str());
+    size_t wn = 5;
+    for (const auto& c : check::claims(rep)) wn = std::max(wn, c.name.size());
+    for (const auto& c : check::claims(rep))
+      std::printf("  %-*s  %s\n", int(wn), c.name.c_str(), c.verdict.c_str());
+    std::vector<std::vector<std::string>> t = {{"#", "scenario", "quantity", "compared with", "kind", "z / value", "verdict"}};
     int gating = 0, failed = 0;
-    for (const auto& r : rep.rows) {
+    for (size_t i = 0; i < rep.rows.size(); ++i) {
+      const auto& r = rep.rows[i];
       if (r.gating) { ++gating; failed += r.verdict != "pass"; }
-      std::printf("%-34.34s %-46.46s %-30.30s %s=%9.3g  %s\n", r.scenario.c_str(), r.quantity.c_str(),
-                  r.equation.c_str(), r.theory_only ? "value" : "z", r.theory_only ? r.measured : r.z,
-                  r.verdict.c_str());
+      char v[32];
+      std::snprintf(v, sizeof v, "%s%.3g", r.theory_only ? "value " : "z ", r.theory_only ? r.measured : r.z);
+      const std::string kind = r.gating ? "gating" : (r.own || r.theory_only || r.claim.empty()) ? "soret theory"
+                               : r.alpha != 0 ? "paper, other rule" : "paper";
+      t.push_back({std::to_string(i + 1), r.scenario, r.quantity, r.equation, kind, v, r.verdict});
+    }
+    std::vector<size_t> w(t[0].size(), 0);
+    for (const auto& row : t)
+      for (size_t k = 0; k < row.size(); ++k) w[k] = std::max(w[k], row[k].size());
+    std::printf("\n");
+    for (size_t i = 0; i < t.size(); ++i) {
+      std::string line;
+      for (size_t k = 0; k < t[i].size(); ++k) {
+        std::string cell = t[i][k];
+        if (k + 1 < t[i].size()) cell.resize(w[k], ' ');
+        line += (k ? "  " : "") + cell;
+      }
+      std::printf("%s\n", line.c_str());
     }
     std::printf("soret check: %d gating comparisons, %d failed; %.1f s; report in %s/\n", gating, failed, rep.seconds,
                 dir.c_str());

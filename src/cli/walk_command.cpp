@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "soret/common/error.hpp"
+#include "soret/common/progress.hpp"
 #include "soret/walk/integrator.hpp"
 #include "soret/walk/kernels.hpp"
 #include "soret/walk/memory_estimate.hpp"
@@ -51,8 +52,8 @@ int walk_main(int argc, char** argv) {
     ("help,h", "print this help and exit")
     ("config", po::value<std::string>(), "INI file with option = value lines (command line wins)")
     ("dim", po::value<int>()->default_value(1), "number of coordinates n >= 1")
-    ("walkers", po::value<long long>()->default_value(1000000), "number of walkers")
-    ("steps", po::value<long long>()->default_value(1000), "number of steps")
+    ("walkers", po::value<std::string>()->default_value("1000000"), "number of walkers (1e6 is accepted: floating notation when exactly an integer)")
+    ("steps", po::value<std::string>()->default_value("1000"), "number of steps (1e4 is accepted)")
     ("eta", po::value<double>()->default_value(0.02), "step-size scale eta > 0 (a step has standard deviation eta g)")
     ("g", po::value<std::vector<std::string>>()->composing(),
         "step-size profile g_i(q), muParser syntax, once per axis (or once for all); variables q0..q{n-1} "
@@ -74,7 +75,8 @@ int walk_main(int argc, char** argv) {
     ("seed", po::value<unsigned long long>()->default_value(1), "random seed")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: all); results do not depend on it")
     ("out", po::value<std::string>()->default_value("soret-walk.h5"), "output HDF5 file (written atomically)")
-    ("quiet,q", "no progress line and no summary")
+    ("progress", po::value<std::string>()->default_value("auto"), "always | auto (on a terminal) | never; without a terminal, always prints a line per 5%")
+    ("quiet,q", "no progress line (unless --progress always) and no summary")
     ("block", po::value<int>()->default_value(1024), "walkers per cache block (tuning; results do not depend on it)")
     ("chunk", po::value<int>()->default_value(256), "steps per block visit (tuning; results do not depend on it)")
     ("max-memory", po::value<std::string>()->default_value("80%"), "refuse a run whose estimated memory exceeds this (bytes, K/M/G/T, or % of the machine; 0: no limit)");
@@ -106,7 +108,8 @@ int walk_main(int argc, char** argv) {
   m.validate();
 
   RunOptions opt;
-  const long long walkers = vm["walkers"].as<long long>(), steps = vm["steps"].as<long long>();
+  const long long walkers = parse_int(vm["walkers"].as<std::string>(), "walkers"),
+                  steps = parse_int(vm["steps"].as<std::string>(), "steps");
   if (walkers < 1) throw InputError("walkers", "--walkers must be >= 1");
   if (steps < 0) throw InputError("steps", "--steps must be >= 0");
   opt.walkers = std::uint64_t(walkers);
@@ -118,7 +121,9 @@ int walk_main(int argc, char** argv) {
   opt.chunk = vm["chunk"].as<int>();
   if (opt.chunk < 1) throw InputError("chunk", "--chunk must be >= 1");
   const bool quiet = vm.count("quiet") > 0;
-  opt.progress = !quiet && ::isatty(2);
+  const auto pm = progress_mode(vm["progress"].as<std::string>(), quiet);
+  opt.progress = pm.enabled;
+  Progress::set_log_lines(pm.log, 5.0);
 
   ObserverPlan plan;
   for (const auto& t : split(vm["hist-axes"].as<std::string>(), ',')) plan.hist_axes.push_back(int(parse_int(t, "hist-axes")));

@@ -1,5 +1,6 @@
 #include "soret/common/parse.hpp"
 
+#include <cmath>
 #include <sstream>
 
 #include "soret/common/error.hpp"
@@ -33,6 +34,9 @@ long long parse_int(const std::string& s, const std::string& option) {
     size_t pos = 0;
     const long long v = std::stoll(s, &pos);
     if (pos == s.size()) return v;
+    // Floating notation ("1e6", "2.5e3") is accepted when it is exactly an integer.
+    const double d = std::stod(s, &pos);
+    if (pos == s.size() && std::isfinite(d) && d == std::floor(d) && std::abs(d) < 9.2e18) return (long long)d;
   } catch (const std::exception&) {
   }
   throw InputError(option, "--" + option + ": '" + s + "' is not an integer");

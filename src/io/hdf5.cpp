@@ -1,5 +1,6 @@
 #include "soret/io/hdf5.hpp"
 
+#include <hdf5_hl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -119,6 +120,24 @@ void write(hid_t loc, const std::string& name, const std::vector<std::int64_t>& 
 void write(hid_t loc, const std::string& name, const std::vector<std::uint8_t>& v, const std::vector<hsize_t>& dims,
            const std::string& unit) {
   write_impl(loc, name, v.data(), dims, H5T_NATIVE_UINT8, unit);
+}
+
+void describe(hid_t loc, const std::string& name, const std::string& unit, const std::string& description) {
+  Handle d(checked(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "open " + name), H5Dclose);
+  if (H5Aexists(d, "unit") <= 0) attr(d, "unit", unit.empty() ? std::string("1") : unit);
+  if (H5Aexists(d, "description") > 0) H5Adelete(d, "description");
+  attr(d, "description", description);
+}
+
+void make_scale(hid_t loc, const std::string& name, const std::string& label) {
+  Handle d(checked(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "open " + name), H5Dclose);
+  check(H5DSset_scale(d, label.c_str()), "dimension scale " + name);
+}
+
+void attach_scale(hid_t loc, const std::string& name, int dim, const std::string& scale) {
+  Handle d(checked(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "open " + name), H5Dclose);
+  Handle s(checked(H5Dopen2(loc, scale.c_str(), H5P_DEFAULT), "open " + scale), H5Dclose);
+  check(H5DSattach_scale(d, s, unsigned(dim)), "attach scale " + scale + " to " + name);
 }
 
 void attr(hid_t loc, const std::string& name, const std::string& v) {

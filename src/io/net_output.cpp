@@ -1,6 +1,7 @@
 #include "soret/io/net_output.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <variant>
 
 #include "soret/io/hdf5.hpp"
@@ -52,8 +53,10 @@ void write_deep_sweep(const std::string& path, const net::DeepSweep& s, const ne
     }
     h5::attr(g, "description", a.text);
     h5::attr(g, "blocks", join(names));
-    h5::write(g, "block_offset", off, {off.size()});
-    h5::write(g, "block_size", size, {size.size()});
+    h5::write(g, "block_offset", off, {off.size()}, "1");
+    h5::write(g, "block_size", size, {size.size()}, "1");
+    h5::describe(g, "block_offset", "1", "offset of each named block in a network's parameter buffer");
+    h5::describe(g, "block_size", "1", "number of parameters of each named block");
     h5::attr(g, "params", std::int64_t(a.params()));
   }
   std::vector<std::string> lnames, hnames;
@@ -73,7 +76,39 @@ void write_deep_sweep(const std::string& path, const net::DeepSweep& s, const ne
     h5::write(g, "step", r.t, {r.t.size()}, "steps");
     write_columns(g, r.rec);
     h5::write(g, "diverged_at", std::vector<std::int64_t>(r.diverged_at), {E}, "steps");
-    h5::write(g, "final_params", r.final_params, {E, hsize_t(a.params())});
+    h5::write(g, "final_params", r.final_params, {E, hsize_t(a.params())}, "1");
+    // Self-description: every dataset's unit and description; records, networks and layers as
+    // HDF5 dimension scales (index datasets; the layer names in their `names` attribute).
+    h5::describe(g, "step", "steps", "record steps (the first at step 0, before any update)");
+    h5::make_scale(g, "step", "step");
+    std::vector<std::int64_t> ids(E);
+    for (hsize_t i = 0; i < E; ++i) ids[i] = std::int64_t(i);
+    h5::write(g, "network", ids, {E}, "1");
+    h5::describe(g, "network", "1", "network index (the same initial network in every run of the sweep)");
+    h5::make_scale(g, "network", "network");
+    for (const auto& [name, labels] : {std::pair{"layer", &lnames}, std::pair{"hidden_layer", &hnames}}) {
+      if (labels->empty()) continue;
+      std::vector<std::int64_t> li(labels->size());
+      for (size_t i = 0; i < li.size(); ++i) li[i] = std::int64_t(i);
+      h5::write(g, name, li, {li.size()}, "1");
+      h5::describe(g, name, "1", std::string(name) == "layer" ? "parameter layer index (names: attribute names)"
+                                                              : "hidden (ReLU) layer index (names: attribute names)");
+      {
+        auto d = h5::Handle(H5Dopen2(g.id(), name, H5P_DEFAULT), H5Dclose);
+        h5::attr(d.id(), "names", join(*labels));
+      }
+      h5::make_scale(g, name, name);
+    }
+    for (const auto& c : r.rec.columns()) {
+      h5::describe(g, c.name, c.unit, c.description);
+      h5::attach_scale(g, c.name, 0, "step");
+      h5::attach_scale(g, c.name, 1, "network");
+      if (!c.labels.empty()) h5::attach_scale(g, c.name, 2, c.labels == lnames ? "layer" : "hidden_layer");
+    }
+    h5::describe(g, "diverged_at", "steps", "step of divergence (non-finite loss or |parameter| > 1e6) or -1");
+    h5::attach_scale(g, "diverged_at", 0, "network");
+    h5::describe(g, "final_params", "1", "final parameter buffers (layout: /architecture); NaN for diverged networks");
+    h5::attach_scale(g, "final_params", 0, "network");
   }
   auto sc = h5::create_group(file.id(), "scaling");
   h5::attr(sc, "description", std::string("collapse: tau = t * eta^k or t / B^k; metric = spread between ensemble-mean "
@@ -85,8 +120,12 @@ void write_deep_sweep(const std::string& path, const net::DeepSweep& s, const ne
     for (auto& ch : name)
       if (ch == ':') ch = '.';
     auto g = h5::create_group(cg, name);
-    h5::write(g, "k", c.k, {c.k.size()});
-    h5::write(g, "metric", c.metric, {c.metric.size()});
+    h5::write(g, "k", c.k, {c.k.size()}, "1");
+    h5::write(g, "metric", c.metric, {c.metric.size()}, "1");
+    h5::describe(g, "k", "1", "exponent grid: tau = t eta^k (vs eta) or t / |B|^k (vs batch)");
+    h5::describe(g, "metric", "1", "spread between the ensemble-mean curves at equal tau, in units of their SE^2");
+    h5::make_scale(g, "k", "k");
+    h5::attach_scale(g, "metric", 0, "k");
     h5::attr(g, "best", c.best);
     h5::attr(g, "ci_lo", c.ci_lo);
     h5::attr(g, "ci_hi", c.ci_hi);
@@ -122,6 +161,11 @@ void write_deep_sweep(const std::string& path, const net::DeepSweep& s, const ne
     h5::write(g, "batch", batch, {batch.size()});
     h5::write(g, "rate", rate, {rate.size()}, "per step");
     h5::write(g, "se", se, {se.size()}, "per step");
+    h5::describe(g, "eta", "1", "learning rate of each run (one entry per run, the runs listed in the attribute 'runs')");
+    h5::describe(g, "batch", "1", "mini-batch size |B| of each run");
+    h5::describe(g, "rate", "per step", "early-time rate: mean over networks of the slope at t = 0 of a least-squares "
+                                        "quadratic in t over t <= /scaling/early.t_end");
+    h5::describe(g, "se", "per step", "standard error of the rate over networks");
     h5::attr(g, "runs", join(names));
   }
   auto pg = h5::create_group(sc, "power");

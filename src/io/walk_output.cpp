@@ -1,5 +1,7 @@
 #include "soret/io/walk_output.hpp"
 
+#include <omp.h>
+
 #include <filesystem>
 
 #include "soret/common/error.hpp"
@@ -134,7 +136,9 @@ void write_walk_output(hid_t file, const WalkEngine& engine, const WalkResults& 
     auto g = h5::create_group(file, "run");
     h5::attr(g, "seconds", r.seconds);
     h5::attr(g, "walker_steps_per_second", r.seconds > 0 ? double(r.walkers) * double(r.steps) / r.seconds : 0.0);
-    h5::attr(g, "threads", std::int64_t(engine.options().threads));
+    // The threads actually used (--threads 0 means all of OpenMP's).
+    const int th = engine.options().threads;
+    h5::attr(g, "threads", std::int64_t(th > 0 ? th : omp_get_max_threads()));
   }
 }
 

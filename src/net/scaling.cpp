@@ -81,10 +81,28 @@ double argmin(const std::vector<double>& k, const std::vector<double>& v) {
 }  // namespace
 
 std::string Collapse::text() const {
-  char b[128];
-  if (at_edge) std::snprintf(b, sizeof b, "no collapse in the range searched [%.2f, %.2f]", k.front(), k.back());
-  else std::snprintf(b, sizeof b, "k = %.2f [%.2f, %.2f]", best, ci_lo, ci_hi);
+  char b[160];
+  if (at_edge) std::snprintf(b, sizeof b, "no collapse in k in [%.2f, %.2f] (the range searched)", k.front(), k.back());
+  else
+    std::snprintf(b, sizeof b, "k = %.2f [%.2f, %.2f]%s", best, ci_lo, ci_hi,
+                  bootstrap > 0 && ci_hi - ci_lo > std::abs(best) ? " (unresolved: 95% interval wider than the value)" : "");
   return b;
+}
+
+
+std::vector<std::int64_t> runaway_at(const RunResult& r, double factor) {
+  const size_t E = r.diverged_at.size();
+  std::vector<std::int64_t> out(E, -1);
+  if (r.v_norm.empty()) return out;
+  for (size_t e = 0; e < E; ++e) {
+    const double v0 = r.v_norm[e];
+    if (!std::isfinite(v0)) continue;
+    for (size_t k = 0; k < r.t.size(); ++k) {
+      const double v = r.v_norm[k * E + e];
+      if (std::isfinite(v) && v > factor * v0) { out[e] = std::int64_t(r.t[k]); break; }
+    }
+  }
+  return out;
 }
 
 Collapse collapse(const std::vector<Series>& runs, const std::string& quantity, const std::string& variable, bool square,

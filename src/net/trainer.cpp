@@ -12,6 +12,7 @@
 #include "soret/common/omp_guard.hpp"
 #include "soret/walk/boundary.hpp"
 #include "soret/common/progress.hpp"
+#include "soret/net/eq8.hpp"
 
 namespace soret::net {
 
@@ -60,8 +61,6 @@ struct FieldAcc {
   std::vector<std::int64_t> dvp, dvm, dbp, dbm;  // difference arrays, windows x (faces + 1)
 };
 
-double phi_n(double z) { return std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI); }
-double Phi_n(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
 
 }  // namespace
 
@@ -265,18 +264,10 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
           // (exact for x ~ N(0, I)) times the measured E(p-y)^2 (the paper's independence assumption).
           double db = 0, dv2 = 0;
           const double c2 = res.c2[idx];
-          for (int i = 0; i < N; ++i) {
-            const double s = norms_start[i], bi = b0[i];
-            const double v = std::abs(V0[i]), z = bi / s;
-            const double er2 = (bi * bi + s * s) * Phi_n(z) + bi * s * phi_n(z);  // E relu(h)^2
-            const double er1 = bi * Phi_n(z) + s * phi_n(z);                      // E relu(h)
-            const double p1 = std::sqrt(c2 * er2), p2 = std::sqrt(c2 * Phi_n(z));
-            const double dp1 = c2 * er1 / p1, dp2 = c2 * phi_n(z) / s / (2 * p2);
-            const double gU = std::sqrt(p1 * p1 + v * v * p2 * p2);
-            const double psi = (v * p1 * p2 * p2 + v * p1 * p2 * dp1 + v * v * v * p2 * p2 * dp2) / (2 * gU);
-            const double speed = eta * eta / double(B) * psi;  // toward smaller b and |V|
-            db += -speed * (v * p2 / gU);
-            dv2 += -2 * v * speed * (p1 / gU);
+          for (int i = 0; i < N; ++i) {  // eq27_unit: validation/THEORY.md, tested in test_report.cpp
+            const auto u = eq27_unit(b0[i], norms_start[i], V0[i], c2, eta, B);
+            db += u.b_drift;
+            dv2 += u.v2_drift;
           }
           res.eq27_b_drift[idx] = db / N;
           res.eq27_v2_drift[idx] = dv2 / N;

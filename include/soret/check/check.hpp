@@ -37,7 +37,26 @@ struct Row {
   bool theory_only = false;  ///< a prediction checked against another prediction (no Monte Carlo)
   std::string verdict;  ///< "pass"/"FAIL" for gating rows; "confirmed"/"refuted"/... for paper rows
   std::string note;
+  /// The paper claim the row bears on (a key of claims(): "eq9", "eq10_thermo", ...; empty: none).
+  std::string claim;
+  /// A non-gating check of soret's own theory of the walk (a truncated expansion, a continuum
+  /// limit): not a statement about the paper, even when it carries a claim key.
+  bool own = false;
+  /// Convention of the update rule: 0 = g at the start point, the paper's own rule; 1/2 and 1 are
+  /// other update rules, and rows at them say nothing about the paper's.
+  double alpha = 0;
+  /// Step scale of the row (0: not one eta); used to tell a leading-order statement from its remainder.
+  double eta = 0;
 };
+
+/// One of the paper's claims, with its verdict from the rows of a report.
+struct Claim {
+  std::string key, name, statement;
+  std::string verdict;   ///< "holds", "holds to leading order", "fails", "not tested here"
+  std::string evidence;  ///< numbers, with row references "#12"
+  std::vector<int> rows; ///< deciding rows (1-based indices into Report::rows)
+};
+
 
 /// Arrays to store per scenario (HDF5 group -> dataset -> values).
 using Fields = std::map<std::string, std::map<std::string, std::vector<double>>>;
@@ -47,6 +66,7 @@ struct Options {
   int threads = 0;
   std::uint64_t seed = 20261127;
   bool progress = false;
+  bool progress_log = false;      ///< progress as one line per few percent (logs) instead of a redrawn line
   std::vector<std::string> only;  ///< scenario names to run (empty: all)
 };
 
@@ -58,7 +78,13 @@ struct Report {
   bool passed() const;
 };
 
-/// Scenario names, in order.
+/// The paper claims, in the report's order, with verdicts derived from the paper rows at alpha = 0:
+/// holds (every such row confirmed); holds to leading order (every refuted row has a confirmed
+/// row of the same quantity at a smaller eta: the leading term holds and its remainder is resolved
+/// at the larger eta); fails (otherwise); not tested here (no row).
+std::vector<Claim> claims(const Report& r);
+
+/// Scenario names, in order: the labels of the report's rows and the names --only takes.
 std::vector<std::string> scenario_names();
 
 Report run(const Options& opt);

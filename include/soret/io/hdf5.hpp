@@ -55,6 +55,14 @@ void attr(hid_t loc, const std::string& name, std::int64_t v);
 void attr(hid_t loc, const std::string& name, const std::vector<double>& v);
 void attr(hid_t loc, const std::string& name, const std::vector<std::int64_t>& v);
 
+/// Sets the `description` attribute of dataset `name` under loc, and its `unit` attribute when the
+/// write did not ("1" for a dimensionless quantity), so that every dataset says what it holds.
+void describe(hid_t loc, const std::string& name, const std::string& unit, const std::string& description);
+/// Makes dataset `name` under loc an HDF5 dimension scale (H5DS) labelled `label`.
+void make_scale(hid_t loc, const std::string& name, const std::string& label);
+/// Attaches the dimension scale at path `scale` (relative to loc) to dimension `dim` of dataset `name`.
+void attach_scale(hid_t loc, const std::string& name, int dim, const std::string& scale);
+
 std::vector<double> read_doubles(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);
 std::vector<std::uint64_t> read_u64(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);
 std::vector<std::uint8_t> read_u8(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);

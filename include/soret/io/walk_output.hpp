@@ -13,7 +13,8 @@ namespace soret {
 
 struct Parameter {
   std::string name;
-  std::variant<std::string, double, std::int64_t> value;
+  /// Numbers as numbers (lists as 1-D arrays), strings as UTF-8 strings.
+  std::variant<std::string, double, std::int64_t, std::vector<double>, std::vector<std::int64_t>> value;
 };
 
 /// Writes /parameters, /density, /flux, /step_stats, /moments, /absorbed, /final, /run.

@@ -20,7 +20,8 @@ struct Collapse {
   /// The best exponent is an end of the grid: no collapse in the range searched (best and the
   /// interval are then not estimates and are not reported as such).
   bool at_edge = false;
-  /// "k = 1.94 [1.92, 1.96]" or "no collapse in the range searched [0, 3]".
+  /// "k = 1.94 [1.92, 1.96]", "k = 2.76 [0.40, 2.98] (unresolved: ...)" when the interval is wider
+  /// than the value, or "no collapse in k in [0.00, 3.00]" at an end of the searched range.
   std::string text() const;
 };
 
@@ -69,6 +70,11 @@ struct PowerFit {
   /// "eta^-1.93 [-2.05, -1.81]" or "unresolved: eta^0.31 +- 0.80 (95% interval wider than the value)".
   std::string text() const;
 };
+
+/// Runaway growth (divergence without an overflow): per network, the first record step at which
+/// ||V||_2 exceeds `factor` times its value at t = 0, or -1. NaN records (networks that diverged
+/// by the non-finite/|parameter| > blowup criterion) are skipped.
+std::vector<std::int64_t> runaway_at(const RunResult& r, double factor);
 PowerFit power_fit(const std::vector<EarlyRate>& rates, const std::string& variable);
 
 }  // namespace soret::net

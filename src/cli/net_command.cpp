@@ -482,6 +482,37 @@ void write_study(const std::string& path, const Study& s, const StudyOutput& o, 
 /// The first-screen rows of a part: one Markdown table row per claim it tests, with the number that
 /// decides it and a verdict by a stated rule (collapse: the 95% interval contains 2 for eta, 1 for
 /// |B|; Eq. 8: correlation within 5 SE of 1; Eq. 27: measured noise part within 5 SE of the prediction).
+/// Eq. 27's predicted drift of the mean bias at t = 0 (mean over the SGD run's networks) and the
+/// measured noise part of the early drift: SGD's early rate minus full-batch GD's, with its SE.
+struct Eq27Drift {
+  bool ok = false;
+  double pred = 0, noise = 0, se = 0;
+  double sgd = NAN, sgd_se = 0;  ///< SGD's early rate itself
+};
+
+Eq27Drift eq27_drift(const StudyOutput& o, const RunResult& sg, const RunResult& gd) {
+  Eq27Drift q;
+  double pred = 0;
+  int n = 0;
+  const size_t E = std::min(sg.diverged_at.size(), sg.eq27_b_drift.size());  // the t = 0 record
+  for (size_t e = 0; e < E; ++e)
+    if (std::isfinite(sg.eq27_b_drift[e])) { pred += sg.eq27_b_drift[e]; ++n; }
+  if (n == 0) return q;
+  double r_sgd = NAN, s_sgd = 0, r_gd = NAN, s_gd = 0;
+  for (const auto& r : o.rates)
+    if (r.quantity == "bias_mean") {
+      if (r.run == sg.spec.name) { r_sgd = r.rate; s_sgd = r.se; }
+      if (r.run == gd.spec.name) { r_gd = r.rate; s_gd = r.se; }
+    }
+  q.ok = true;
+  q.pred = pred / n;
+  q.noise = r_sgd - r_gd;
+  q.se = std::sqrt(s_sgd * s_sgd + s_gd * s_gd);
+  q.sgd = r_sgd;
+  q.sgd_se = s_sgd;
+  return q;
+}
+
 std::string findings(const std::string& part, const StudyOutput& o) {
   std::string out;
   char buf[640];
@@ -526,20 +557,9 @@ std::string findings(const std::string& part, const StudyOutput& o) {
     if (gd.spec.mode != Mode::full_batch || gd.eq27_b_drift.empty()) continue;
     for (const auto& sg : o.runs) {
       if (sg.spec.mode != Mode::sgd || sg.spec.eta != gd.spec.eta || sg.spec.batch != 1) continue;
-      const size_t E = sg.diverged_at.size();
-      double pred = 0;
-      int n = 0;
-      for (size_t e = 0; e < E; ++e)
-        if (std::isfinite(sg.eq27_b_drift[e])) { pred += sg.eq27_b_drift[e]; ++n; }
-      if (n == 0) continue;
-      pred /= n;
-      double r_sgd = NAN, s_sgd = 0, r_gd = NAN, s_gd = 0;
-      for (const auto& r : o.rates)
-        if (r.quantity == "bias_mean") {
-          if (r.run == sg.spec.name) { r_sgd = r.rate; s_sgd = r.se; }
-          if (r.run == gd.spec.name) { r_gd = r.rate; s_gd = r.se; }
-        }
-      const double noise = r_sgd - r_gd, se = std::sqrt(s_sgd * s_sgd + s_gd * s_gd);
+      const Eq27Drift q = eq27_drift(o, sg, gd);
+      if (!q.ok) continue;
+      const double pred = q.pred, noise = q.noise, se = q.se;
       std::snprintf(buf, sizeof buf, "predicted %.3g, measured noise part %.3g +- %.2g per step (eta = %g): ratio %.2g",
                     pred, noise, se, sg.spec.eta, noise / pred);
       row("Eq. 27 gives d<b>/dt's noise part at t = 0", buf,
@@ -602,25 +622,14 @@ std::string summary(const StudyOutput& o) {
     if (gd.spec.mode != Mode::full_batch || gd.eq27_b_drift.empty()) continue;
     for (const auto& sg : o.runs) {
       if (sg.spec.mode != Mode::sgd || sg.spec.eta != gd.spec.eta || sg.spec.batch != 1) continue;
-      const size_t E = sg.diverged_at.size();
-      double pred = 0;
-      int n = 0;
-      for (size_t e = 0; e < E; ++e)
-        if (std::isfinite(sg.eq27_b_drift[e])) { pred += sg.eq27_b_drift[e]; ++n; }
-      if (n == 0) continue;
-      pred /= n;
-      double r_sgd = NAN, s_sgd = 0, r_gd = NAN, s_gd = 0;
-      for (const auto& r : o.rates)
-        if (r.quantity == "bias_mean") {
-          if (r.run == sg.spec.name) { r_sgd = r.rate; s_sgd = r.se; }
-          if (r.run == gd.spec.name) { r_gd = r.rate; s_gd = r.se; }
-        }
-      const double noise = r_sgd - r_gd, noise_se = std::sqrt(s_sgd * s_sgd + s_gd * s_gd);
+      const Eq27Drift q = eq27_drift(o, sg, gd);
+      if (!q.ok) continue;
+      const double pred = q.pred, noise = q.noise, noise_se = q.se;
       std::snprintf(buf, sizeof buf,
                     "  Eq. 27 at t=0, eta=%g: predicted d<b>/dt = %.3g per step (Eq. 10's term without Eq. 27's 1/2: "
                     "%.3g); measured SGD %.3g +- %.2g, noise part (SGD - GD) %.3g +- %.2g: measured/predicted = %.2g "
                     "(%.2g against Eq. 10's term)\n",
-                    sg.spec.eta, pred, 2 * pred, r_sgd, s_sgd, noise, noise_se, noise / pred, noise / (2 * pred));
+                    sg.spec.eta, pred, 2 * pred, q.sgd, q.sgd_se, noise, noise_se, noise / pred, noise / (2 * pred));
       out += buf;
     }
   }

@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -40,6 +41,11 @@ def plot_eq9(f, out):
     ax[1].loglog(eta, se, "s", label="Monte Carlo SE of the measurement")
     ax[1].set(xlabel=r"$\eta$", ylabel="remainder", title="Eq. 9 is exact to leading order")
     ax[1].legend(fontsize=8)
+    # Ticks at the measured eta only, in plain numbers (log-axis minor labels overlap otherwise).
+    for a in ax:
+        a.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(eta))
+        a.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        a.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     fig.tight_layout()
     fig.savefig(os.path.join(out, "eq9_delta_vs_eta.png"), dpi=110)
     plt.close(fig)

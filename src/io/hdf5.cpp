@@ -3,7 +3,10 @@
 #include <hdf5_hl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <stdexcept>
 
 #include "soret/common/error.hpp"
@@ -233,11 +236,13 @@ void AtomicFile::prepare() {
   check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + out_->path());
   const ssize_t n = H5Fget_file_image(file_, nullptr, 0);
   if (n < 0) throw std::runtime_error("HDF5: file image of " + out_->path());
-  std::vector<char> image(static_cast<size_t>(n));
-  if (H5Fget_file_image(file_, image.data(), image.size()) != n)
-    throw std::runtime_error("HDF5: file image of " + out_->path());
+  // Page-aligned and not zero-filled first: AtomicOutput writes a large aligned image directly.
+  void* raw = nullptr;
+  if (::posix_memalign(&raw, 4096, std::max<size_t>(size_t(n), 1)) != 0) throw std::bad_alloc();
+  std::unique_ptr<char, decltype(&std::free)> image(static_cast<char*>(raw), &std::free);
+  if (H5Fget_file_image(file_, image.get(), size_t(n)) != n) throw std::runtime_error("HDF5: file image of " + out_->path());
   file_.close();
-  out_->write(image.data(), image.size());
+  out_->write(image.get(), size_t(n));
   out_->prepare();
 }
 

@@ -290,6 +290,7 @@ class FluxObserver final : public Observer {
         for (const auto& th : pairs32_) n += th[e];
         int c = a + d;
         if (b_ == Boundary::periodic) c = ((c % B_) + B_) % B_;
+        if (c < 0 || c >= B_) continue;  // not a move the table holds (it counted none)
         row[c] += n;
       }
   }

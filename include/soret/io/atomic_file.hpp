@@ -31,6 +31,7 @@
 // normal exit path (destructors, exit()) remove them.
 #include <cstddef>
 #include <stdexcept>
+#include <cstdint>
 #include <string>
 
 namespace soret::io {
@@ -72,6 +73,7 @@ class AtomicOutput {
   std::string path_, option_, tmp_, dir_;
   int fd_ = -1;
   int slot_ = -1;  ///< registry slot of the temporary
+  std::uint64_t offset_ = 0;  ///< bytes written so far
   bool committed_ = false, prepared_ = false;
 };
 

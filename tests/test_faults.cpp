@@ -93,6 +93,15 @@ void write_init_files(const fs::path& in, const std::string& good) {
   put("corrupt-superblock.h5", flipped);
   put("garbage.h5", std::string(4096, '\x5a'));
   put("empty.h5", "");
+  // A good file that stores no seed (a continuation then needs an explicit --seed).
+  auto edit = [&](const std::string& name, auto&& change) {
+    put(name, g);
+    const hid_t f = H5Fopen((in / name).string().c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    change(f);
+    H5Fclose(f);
+  };
+  edit("no-seed.h5", [](hid_t f) { H5Adelete_by_name(f, "parameters", "seed", H5P_DEFAULT); });
   auto h5file = [&](const std::string& name, auto&& fill) {
     auto f = h5::create_file((in / name).string());
     auto fin = h5::create_group(f, "final");
@@ -101,6 +110,10 @@ void write_init_files(const fs::path& in, const std::string& good) {
   const std::vector<double> pos{0.1, 0.2, 0.3, 0.4};
   h5file("no-position.h5", [&](hid_t g) { h5::write(g, "alive", std::vector<std::uint8_t>{1, 1, 1, 1}, {4}); });
   h5file("position-1d.h5", [&](hid_t g) { h5::write(g, "position", pos, {4}); });
+  h5file("negative-t.h5", [&](hid_t g) {
+    h5::write(g, "position", pos, {4, 1});
+    h5::attr(g, "t", std::int64_t(-5));
+  });
   h5file("position-3d.h5", [&](hid_t g) { h5::write(g, "position", pos, {2, 1, 2}); });
   h5file("alive-short.h5", [&](hid_t g) {
     h5::write(g, "position", pos, {4, 1});
@@ -180,6 +193,8 @@ TEST_CASE("fault table: each bad input is one line naming it - exit 2 - nothing 
       {WF + "--init file:IN/no-walkers.h5", "--init"},
       {WF + "--init file:IN/string-typed.h5", "string-typed.h5"},
       {WF + "--init file:IN/good.h5 --walkers 5", "--walkers"},
+      {WF + "--init file:IN/negative-t.h5", "/final/t"},
+      {WF + "--init file:IN/no-seed.h5", "--seed"},
       // Output locations, checked before the run
       {"walk -q --walkers 100 --steps 10 --out ''", "--out"},
       {"walk -q --walkers 100 --steps 10 --out ./", "--out"},

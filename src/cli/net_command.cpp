@@ -309,11 +309,7 @@ void write_study(const std::string& path, const Study& s, const StudyOutput& o, 
     h5::describe(g, "step", "steps", "record times t_r = r K (statistics of the parameters at t_r; sample "
                                      "statistics over the window t_r .. t_r + K - 1)");
     h5::make_scale(g, "step", "step");
-    std::vector<std::int64_t> net_ids(E);
-    for (hsize_t i = 0; i < E; ++i) net_ids[i] = std::int64_t(i);
-    h5::write(g, "network", net_ids, {E}, "1");
-    h5::describe(g, "network", "1", "network index e (the same initial network in every run of the sweep)");
-    h5::make_scale(g, "network", "network");
+    h5::index_scale(g, "network", E, "network index e (the same initial network in every run of the sweep)");
     auto w = [&](const char* name, const std::vector<double>& v, const char* unit, const char* desc) {
       if (v.empty()) return;
       h5::write(g, name, v, {R, E}, unit);

@@ -132,6 +132,14 @@ void describe(hid_t loc, const std::string& name, const std::string& unit, const
   attr(d, "description", description);
 }
 
+void index_scale(hid_t loc, const std::string& name, std::uint64_t n, const std::string& description) {
+  std::vector<std::int64_t> ids(n);
+  for (std::uint64_t i = 0; i < n; ++i) ids[i] = std::int64_t(i);
+  write(loc, name, ids, {hsize_t(n)}, "1");
+  describe(loc, name, "1", description);
+  make_scale(loc, name, name);
+}
+
 void make_scale(hid_t loc, const std::string& name, const std::string& label) {
   Handle d(checked(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), "open " + name), H5Dclose);
   check(H5DSset_scale(d, label.c_str()), "dimension scale " + name);

@@ -81,11 +81,7 @@ void write_deep_sweep(const std::string& path, const net::DeepSweep& s, const ne
     // HDF5 dimension scales (index datasets; the layer names in their `names` attribute).
     h5::describe(g, "step", "steps", "record steps (the first at step 0, before any update)");
     h5::make_scale(g, "step", "step");
-    std::vector<std::int64_t> ids(E);
-    for (hsize_t i = 0; i < E; ++i) ids[i] = std::int64_t(i);
-    h5::write(g, "network", ids, {E}, "1");
-    h5::describe(g, "network", "1", "network index (the same initial network in every run of the sweep)");
-    h5::make_scale(g, "network", "network");
+    h5::index_scale(g, "network", E, "network index (the same initial network in every run of the sweep)");
     for (const auto& [name, labels] : {std::pair{"layer", &lnames}, std::pair{"hidden_layer", &hnames}}) {
       if (labels->empty()) continue;
       std::vector<std::int64_t> li(labels->size());

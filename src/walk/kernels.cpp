@@ -331,13 +331,17 @@ bool axis_simd(const AxisKernel& k, double* x, const std::uint64_t* w, int bit, 
   return any != 0;
 }
 
+/// std::clamp(x, lo, hi) lane by lane: x < lo -> lo, hi < x -> hi (NaN stays NaN).
+inline __m256d clamp4(__m256d x, __m256d lo, __m256d hi) {
+  x = _mm256_blendv_pd(x, lo, _mm256_cmp_pd(x, lo, _CMP_LT_OQ));
+  return _mm256_blendv_pd(x, hi, _mm256_cmp_pd(hi, x, _CMP_LT_OQ));
+}
+
 void poly_single_avx2(const AxisKernel& k, double lo_, double hi_, const double* x, int n, double* out) {
   const __m256d lo = _mm256_set1_pd(lo_), hi = _mm256_set1_pd(hi_);
   int i = 0;
   for (; i + 4 <= n; i += 4) {
-    __m256d xv = _mm256_loadu_pd(x + i);
-    xv = _mm256_blendv_pd(xv, lo, _mm256_cmp_pd(xv, lo, _CMP_LT_OQ));
-    xv = _mm256_blendv_pd(xv, hi, _mm256_cmp_pd(hi, xv, _CMP_LT_OQ));
+    __m256d xv = clamp4(_mm256_loadu_pd(x + i), lo, hi);
     __m256d g;
     g_single<1>(k, &xv, &g);
     _mm256_storeu_pd(out + i, g);
@@ -350,10 +354,7 @@ void poly_avx2(const AxisKernel& k, double lo_, double hi_, const double* x, int
   const __m256d lo = _mm256_set1_pd(lo_), hi = _mm256_set1_pd(hi_);
   int i = 0;
   for (; i + 4 <= n; i += 4) {
-    // clamp as std::clamp(x, lo, hi): x < lo -> lo, hi < x -> hi (NaN stays NaN)
-    __m256d xv = _mm256_loadu_pd(x + i);
-    xv = _mm256_blendv_pd(xv, lo, _mm256_cmp_pd(xv, lo, _CMP_LT_OQ));
-    xv = _mm256_blendv_pd(xv, hi, _mm256_cmp_pd(hi, xv, _CMP_LT_OQ));
+    const __m256d xv = clamp4(_mm256_loadu_pd(x + i), lo, hi);
     __m128i j;
     __m256d t;
     piece4(k, xv, j, t);  // NaN: max(NaN, 0) = 0 picks piece 0, as kernel_g does

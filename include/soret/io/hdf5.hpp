@@ -58,6 +58,9 @@ void attr(hid_t loc, const std::string& name, const std::vector<std::int64_t>& v
 /// Sets the `description` attribute of dataset `name` under loc, and its `unit` attribute when the
 /// write did not ("1" for a dimensionless quantity), so that every dataset says what it holds.
 void describe(hid_t loc, const std::string& name, const std::string& unit, const std::string& description);
+/// Writes the index axis 0 .. n-1 as dataset `name` (int64, unit "1", `description`) and makes it a
+/// dimension scale labelled `name`.
+void index_scale(hid_t loc, const std::string& name, std::uint64_t n, const std::string& description);
 /// Makes dataset `name` under loc an HDF5 dimension scale (H5DS) labelled `label`.
 void make_scale(hid_t loc, const std::string& name, const std::string& label);
 /// Attaches the dimension scale at path `scale` (relative to loc) to dimension `dim` of dataset `name`.

@@ -11,6 +11,10 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/restart_options.hpp"
+#include "soret/common/interrupt.hpp"
+#include "soret/io/checkpoint.hpp"
+#include "soret/io/walk_state.hpp"
 #include "soret/common/error.hpp"
 #include "soret/common/progress.hpp"
 #include "soret/walk/integrator.hpp"
@@ -75,6 +79,14 @@ int walk_main(int argc, char** argv) {
     ("seed", po::value<unsigned long long>()->default_value(1), "random seed")
     ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: all); results do not depend on it")
     ("out", po::value<std::string>()->default_value("soret-walk.h5"), "output HDF5 file (written atomically)")
+    ("checkpoint", po::value<std::string>(), "checkpoint file (default: OUT with .checkpoint.h5; on --restart, the restart file); "
+        "when given, the final state is checkpointed too, so that the run can be extended")
+    ("checkpoint-every", po::value<std::string>()->default_value("0"), "write the complete state every K steps (atomically; the previous "
+        "checkpoint stays until the new one is complete); 0: only on SIGINT/SIGTERM")
+    ("stop-at", po::value<std::string>()->default_value("0"), "stop at step T as on SIGTERM: checkpoint, partial output, exit "
+        "status 75 (a long run in pieces that fit a job's time limit; continue with --restart); 0: run to the end")
+    ("restart", po::value<std::string>(), "continue the run of a checkpoint: its options are taken back (a contradicting one is "
+        "refused), --steps is the total length of the run; the output equals an uninterrupted run's")
     ("progress", po::value<std::string>()->default_value("auto"), "always | auto (on a terminal) | never; without a terminal, always prints a line per 5%")
     ("quiet,q", "no progress line (unless --progress always) and no summary")
     ("block", po::value<int>()->default_value(1024), "walkers per cache block (tuning; results do not depend on it)")
@@ -84,6 +96,16 @@ int walk_main(int argc, char** argv) {
 
   po::variables_map vm;
   if (!parse_options(desc, argc, argv, vm)) return 0;
+
+  // --restart: the checkpoint's state and options (read and verified before anything else).
+  const bool restarting = vm.count("restart") > 0;
+  WalkState rstate;
+  io::CheckpointHeader rhead;
+  if (restarting) {
+    const std::string rpath = vm["restart"].as<std::string>();
+    rstate = io::read_walk_state(rpath, &rhead);
+    apply_stored_options(desc, vm, rhead.options, rpath, {"steps", "out", "checkpoint-every"});
+  }
 
   WalkModel m;
   m.dim = vm["dim"].as<int>();
@@ -108,12 +130,23 @@ int walk_main(int argc, char** argv) {
   m.validate();
 
   RunOptions opt;
+  std::uint64_t stop_at = 0;
   const long long walkers = parse_int(vm["walkers"].as<std::string>(), "walkers"),
                   steps = parse_int(vm["steps"].as<std::string>(), "steps");
   if (walkers < 1) throw InputError("walkers", "--walkers must be >= 1");
   if (steps < 0) throw InputError("steps", "--steps must be >= 0");
   opt.walkers = std::uint64_t(walkers);
   opt.steps = std::uint64_t(steps);
+  {
+    const long long k = parse_int(vm["checkpoint-every"].as<std::string>(), "checkpoint-every");
+    if (k < 0) throw InputError("checkpoint-every", "--checkpoint-every must be >= 0");
+    opt.checkpoint_every = std::uint64_t(k);
+  }
+  {
+    const long long k = parse_int(vm["stop-at"].as<std::string>(), "stop-at");
+    if (k < 0) throw InputError("stop-at", "--stop-at must be >= 0");
+    stop_at = std::uint64_t(k);
+  }
   opt.seed = vm["seed"].as<unsigned long long>();
   opt.threads = threads_option(vm);
   opt.block = vm["block"].as<int>();
@@ -168,7 +201,14 @@ int walk_main(int argc, char** argv) {
   const InitSpec init = InitSpec::parse(vm["init"].as<std::string>(), m.dim);
   StoredEnsemble stored;
   std::string continuation = "none";
-  if (init.kind == InitSpec::Kind::file) {
+  if (init.kind == InitSpec::Kind::file && restarting) {
+    // The checkpoint holds the state; the file that began the run is not read again.
+    opt.t_begin = rstate.t_begin;
+    continuation = rhead.context.rfind("continuation = ", 0) == 0 ? rhead.context.substr(15) : rhead.context;
+    for (auto& t : plan.density_times) t += opt.t_begin;
+    if (plan.density_avg) plan.density_avg = Window{plan.density_avg->first + opt.t_begin, plan.density_avg->second + opt.t_begin};
+    for (auto& w : plan.flux_windows) w = Window{w.first + opt.t_begin, w.second + opt.t_begin};
+  } else if (init.kind == InitSpec::Kind::file) {
     stored = read_stored_ensemble(init.path);
     try {  // shapes, values and domain, before the file's walker count is used for anything
       validate_stored_ensemble(stored, m);
@@ -195,6 +235,47 @@ int walk_main(int argc, char** argv) {
 
   const std::string out = vm["out"].as<std::string>();
   io::check_output_file(out, "out");  // a bad place is refused before the run, not after it
+  // Checkpoints: to --checkpoint, or the restart file, or OUT.checkpoint.h5 (periodic ones, the
+  // final one when --checkpoint is given, and the one written on SIGINT/SIGTERM).
+  const std::string ckpath = vm.count("checkpoint") ? vm["checkpoint"].as<std::string>()
+                             : restarting           ? vm["restart"].as<std::string>()
+                                                    : io::default_checkpoint_path(out);
+  io::check_output_file(ckpath, "checkpoint");
+  if (ckpath == out) throw InputError("checkpoint", "--checkpoint: the checkpoint and --out must be different files");
+  // The defining options, resolved (auto times as the times they gave), for the checkpoint.
+  OptionRecord record;
+  record_options(record, vm, {"dim", "eta", "noise", "sign-groups", "convention", "init", "hist-axes", "bins",
+                              "density-avg", "moments-every", "step-stats", "out", "checkpoint-every"});
+  record.add("walkers", std::to_string(opt.walkers));
+  record.add("steps", std::to_string(opt.steps));
+  record.add("seed", std::to_string(opt.seed));
+  record.add("density-at", dens);
+  record.add("flux-windows", fw);
+  for (const auto& g : m.g) record.add("g", g);
+  if (vm.count("drift"))
+    for (const auto& d : m.drift) record.add("drift", d);
+  for (const auto& d : per_axis(vm.count("domain") ? vm["domain"].as<std::vector<std::string>>() : std::vector<std::string>{"0:1"}, m.dim, "domain"))
+    record.add("domain", d);
+  for (const auto& b : per_axis(vm.count("boundary") ? vm["boundary"].as<std::vector<std::string>>() : std::vector<std::string>{"periodic"}, m.dim, "boundary"))
+    record.add("boundary", b);
+  const std::string ini = record.ini(), context = "continuation = " + continuation;
+  if (restarting) opt.resume = &rstate;
+  double checkpoint_seconds = 0;
+  std::uint64_t checkpoints = 0;
+  opt.on_checkpoint = [&](const WalkState& st) {
+    const auto c0 = std::chrono::steady_clock::now();
+    io::write_walk_state(ckpath, st, ini, context);
+    checkpoint_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+    ++checkpoints;
+  };
+  opt.checkpoint_at_end = vm.count("checkpoint") > 0 || opt.checkpoint_every > 0;
+  opt.stop_on_interrupt = true;
+  if (stop_at > 0) {
+    if (stop_at >= opt.steps) throw InputError("stop-at", "--stop-at must be below --steps (the run's end)");
+    opt.stop_at = opt.t_begin + stop_at;
+    if (restarting && opt.stop_at <= rstate.t)
+      throw InputError("stop-at", "--stop-at: the checkpoint is at step " + std::to_string(rstate.t - opt.t_begin) + " already");
+  }
 
   {  // Memory estimated before anything large is allocated; an oversize run is refused now.
     ObserverPlan p = plan;
@@ -206,10 +287,16 @@ int walk_main(int argc, char** argv) {
 
   using Clock = std::chrono::steady_clock;
   const auto t_start = Clock::now();
-  WalkEngine engine(m, plan, init, opt, init.kind == InitSpec::Kind::file ? &stored : nullptr);
-  const WalkResults res = engine.run();
+  WalkEngine engine(m, plan, init, opt, init.kind == InitSpec::Kind::file && !restarting ? &stored : nullptr);
+  WalkResults res;
+  {
+    InterruptScope interrupt;  // SIGINT/SIGTERM: finish the block, checkpoint, partial output
+    res = engine.run();
+  }
   const auto t_run = Clock::now();
-  h5::AtomicFile file(out);
+  // A stopped run writes its partial output under another name: a file under --out is complete.
+  const std::string written = res.complete ? out : io::partial_output_path(out);
+  h5::AtomicFile file(written);
 
   std::vector<Parameter> params{
       {"dim", std::int64_t(m.dim)}, {"walkers", std::int64_t(opt.walkers)}, {"steps", std::int64_t(opt.steps)},
@@ -234,18 +321,41 @@ int walk_main(int argc, char** argv) {
     h5::attr(g, "domain_lo", lo);
     h5::attr(g, "domain_hi", hi);
   }
+  {
+    auto g = h5::open_group(file.id(), "run");
+    h5::attr(g, "complete", std::int64_t(res.complete));
+    h5::attr(g, "t_reached", std::int64_t(res.t_begin + res.steps));
+    h5::attr(g, "restarted_from", restarting ? vm["restart"].as<std::string>() : std::string());
+    h5::attr(g, "restarted_at", std::int64_t(restarting ? rstate.t : 0));
+    h5::attr(g, "seconds_before_restart", restarting ? rstate.seconds : 0.0);
+    h5::attr(g, "checkpoints_written", std::int64_t(checkpoints));
+    h5::attr(g, "checkpoint_seconds", checkpoint_seconds);
+  }
   file.commit();
+  if (!res.complete) {
+    const int sig = interrupt_signal();
+    std::fprintf(stderr,
+                 "soret walk: stopped (%s) at step %llu of %llu; checkpoint '%s', partial output '%s' (marked incomplete); "
+                 "continue with: soret walk --restart %s\n",
+                 sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "--stop-at", (unsigned long long)(res.t_begin + res.steps),
+                 (unsigned long long)(opt.t_begin + opt.steps), ckpath.c_str(), written.c_str(), ckpath.c_str());
+    return kExitInterrupted;
+  }
   const double t_total = std::chrono::duration<double>(Clock::now() - t_start).count();
   const double t_output = std::chrono::duration<double>(Clock::now() - t_run).count();
 
   if (!quiet) {
-    const double rate = res.seconds > 0 ? double(opt.walkers) * double(opt.steps) / res.seconds : 0.0;
+    const double work = double(opt.walkers) * double(res.steps_here);  // walker-steps made by this process
+    const double rate = res.seconds > 0 ? work / res.seconds : 0.0;
     std::printf("soret walk %s: %llu walkers x %llu steps, %d-D, %s noise, alpha=%g, eta=%g\n", soret::version,
                 (unsigned long long)opt.walkers, (unsigned long long)opt.steps, m.dim, to_string(m.noise).c_str(),
                 m.alpha, m.eta);
     std::printf("  stepping %.2f s, %.1f M walker-steps/s (%s integrator%s); whole run %.2f s, %.1f M walker-steps/s\n",
                 res.seconds, rate / 1e6, res.kernel.c_str(), res.kernel == "fused" ? (std::string(", ") + fused_isa()).c_str() : "",
-                t_total, t_total > 0 ? double(opt.walkers) * double(opt.steps) / t_total / 1e6 : 0.0);
+                t_total, t_total > 0 ? work / t_total / 1e6 : 0.0);
+    if (restarting)
+      std::printf("  restarted from step %llu of %s (its stepping took %.2f s before)\n", (unsigned long long)rstate.t,
+                  vm["restart"].as<std::string>().c_str(), rstate.seconds);
     std::printf("  set-up and initial condition %.2f s, output file %.2f s\n", t_total - res.seconds - t_output, t_output);
     // What was recorded, and its share of the stepping time (time-stamp counter around each observer).
     for (const auto& c : res.costs)
@@ -307,6 +417,8 @@ int walk_main(int argc, char** argv) {
                   (unsigned long long)res.windows.back().first, (unsigned long long)res.windows.back().second, mx,
                   J.size());
     }
+    if (checkpoints)
+      std::printf("  checkpoints: %llu written to %s (%.2f s)\n", (unsigned long long)checkpoints, ckpath.c_str(), checkpoint_seconds);
     std::printf("  wrote %s\n", out.c_str());
   }
   return 0;

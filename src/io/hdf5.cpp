@@ -182,6 +182,9 @@ std::vector<double> read_doubles(hid_t loc, const std::string& name, std::vector
 std::vector<std::uint64_t> read_u64(hid_t loc, const std::string& name, std::vector<hsize_t>* dims) {
   return read_impl<std::uint64_t>(loc, name, H5T_NATIVE_UINT64, dims);
 }
+std::vector<std::int64_t> read_i64(hid_t loc, const std::string& name, std::vector<hsize_t>* dims) {
+  return read_impl<std::int64_t>(loc, name, H5T_NATIVE_INT64, dims);
+}
 std::vector<std::uint8_t> read_u8(hid_t loc, const std::string& name, std::vector<hsize_t>* dims) {
   return read_impl<std::uint8_t>(loc, name, H5T_NATIVE_UINT8, dims);
 }

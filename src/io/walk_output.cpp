@@ -64,7 +64,7 @@ void write_walk_output(hid_t file, const WalkEngine& engine, const WalkResults& 
     for (size_t i = 0; i < rho.size(); ++i) rho[i] = double(r.density_counts[i]) / (double(r.walkers) * vol);
     h5::write(g, "rho", rho, dims, "1/q^" + std::to_string(nh));
     h5::write(g, "outside", r.density_outside, {nt}, "walkers");
-    if (plan.density_avg) {
+    if (plan.density_avg && !r.avg_counts.empty()) {  // (a stopped run: only a complete average)
       auto a = h5::create_group(g, "average");
       h5::attr(a, "t_first", std::int64_t(plan.density_avg->first));
       h5::attr(a, "t_last", std::int64_t(plan.density_avg->second));
@@ -135,7 +135,7 @@ void write_walk_output(hid_t file, const WalkEngine& engine, const WalkResults& 
   {
     auto g = h5::create_group(file, "run");
     h5::attr(g, "seconds", r.seconds);
-    h5::attr(g, "walker_steps_per_second", r.seconds > 0 ? double(r.walkers) * double(r.steps) / r.seconds : 0.0);
+    h5::attr(g, "walker_steps_per_second", r.seconds > 0 ? double(r.walkers) * double(r.steps_here) / r.seconds : 0.0);
     // The threads actually used (--threads 0 means all of OpenMP's).
     const int th = engine.options().threads;
     h5::attr(g, "threads", std::int64_t(th > 0 ? th : omp_get_max_threads()));

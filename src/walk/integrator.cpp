@@ -14,6 +14,7 @@
 
 #include "soret/common/omp_guard.hpp"
 #include "soret/common/error.hpp"
+#include "soret/common/interrupt.hpp"
 #include "soret/common/memory.hpp"
 #include "soret/common/progress.hpp"
 #include "soret/common/rng.hpp"
@@ -167,6 +168,34 @@ bool WalkEngine::fused_applies() const {
     if (!(model_.eta * f.grid_max() * 1.01 < ax.hi - ax.lo)) return false;
   }
   return true;
+}
+
+void WalkEngine::check_resume(const WalkState& s) const {
+  auto bad = [](const std::string& what) { throw InputError("restart", "--restart: " + what); };
+  if (s.dim != model_.dim) bad("the checkpoint has " + std::to_string(s.dim) + " axes, the run --dim " + std::to_string(model_.dim));
+  if (s.walkers != opt_.walkers)
+    bad("the checkpoint has " + std::to_string(s.walkers) + " walkers, the run " + std::to_string(opt_.walkers));
+  if (s.seed != opt_.seed) bad("the checkpoint's seed is " + std::to_string(s.seed) + ", the run's " + std::to_string(opt_.seed));
+  if (s.t_begin != opt_.t_begin) bad("the checkpoint's run began at step " + std::to_string(s.t_begin));
+  const std::uint64_t T = opt_.t_begin + opt_.steps;
+  if (s.t < s.t_begin || s.t > T)
+    bad("the checkpoint is at step " + std::to_string(s.t) + ", beyond --steps " + std::to_string(opt_.steps) +
+        " (--steps is the total length of the run)");
+  std::vector<std::uint64_t> dt;
+  for (auto t : plan_.density_times)
+    if (t <= s.t) dt.push_back(t);
+  const std::string hint = " (auto times depend on --steps: the checkpoint stores the resolved ones, which a restart keeps)";
+  if (dt != s.density_times) bad("the density times up to step " + std::to_string(s.t) + " differ from the checkpoint's" + hint);
+  std::vector<Window> sg;
+  for (const auto& w : plan_.segments)
+    if (w.first < s.t) sg.push_back(w);
+  if (sg != s.segments) bad("the flux windows begun before step " + std::to_string(s.t) + " differ from the checkpoint's" + hint);
+  const bool avg_past = (plan_.density_avg && plan_.density_avg->first <= s.t) || (s.has_avg && s.density_avg.first <= s.t);
+  if (avg_past && (!plan_.density_avg || !s.has_avg || *plan_.density_avg != s.density_avg))
+    bad("the --density-avg window differs from the checkpoint's");
+  for (auto t : plan_.moment_times)
+    if (t <= s.t && std::find(s.moments_t.begin(), s.moments_t.end(), t) == s.moments_t.end())
+      bad("the moments at step " + std::to_string(t) + " are not in the checkpoint");
 }
 
 struct WalkEngine::Impl {
@@ -530,8 +559,19 @@ WalkResults WalkEngine::run() {
 
   std::vector<std::vector<double>> X;
   std::vector<std::uint8_t> alive;
-  sample_initial(model_, init_, opt_.seed, N, X, alive, stored_, threads, opt_.first_walker);
-  const std::uint64_t dead_at_start = std::uint64_t(std::count(alive.begin(), alive.end(), std::uint8_t(0)));
+  const WalkState* rs = opt_.resume;
+  if (rs) {
+    check_resume(*rs);
+    if (rs->x.size() != size_t(model_.dim) || rs->alive.size() != N)
+      throw InputError("restart", "--restart: the checkpoint's positions do not fit the run");
+    X = rs->x;
+    alive = rs->alive;
+  } else {
+    sample_initial(model_, init_, opt_.seed, N, X, alive, stored_, threads, opt_.first_walker);
+  }
+  const std::uint64_t dead_at_start =
+      rs ? rs->absorbed_initial : std::uint64_t(std::count(alive.begin(), alive.end(), std::uint8_t(0)));
+  const std::uint64_t t_resume = rs ? rs->t : T0;
 
   // Moves of up to K cells go to the (cell, move) table: K from the largest step eta g zeta on
   // the grid; 0 (difference arrays only) when typical moves are longer than 8 cells or the table
@@ -550,6 +590,13 @@ WalkResults WalkEngine::run() {
   for (auto& o : im.observers) o->start(threads);
   std::vector<Tally> tally(threads);
   for (auto& t : tally) { t.absorbed_lo.assign(model_.dim, 0); t.absorbed_hi.assign(model_.dim, 0); }
+  if (rs) {
+    for (auto& o : im.observers) o->load(rs->observers, rs->t);
+    if (rs->absorbed_lo.size() != size_t(model_.dim) || rs->absorbed_hi.size() != size_t(model_.dim))
+      throw InputError("restart", "--restart: the checkpoint's absorbed counts do not fit --dim");
+    tally[0].absorbed_lo = rs->absorbed_lo;
+    tally[0].absorbed_hi = rs->absorbed_hi;
+  }
   std::vector<Scratch> scratch(threads);
   for (auto& s : scratch) {
     s.init(model_.dim, static_cast<int>(model_.groups.size()), block, !im.fused, model_.alpha != 0.0, model_.has_drift(),
@@ -618,7 +665,21 @@ WalkResults WalkEngine::run() {
 
   // Exceptions inside the parallel regions are caught per thread and rethrown once after them.
   OmpGuard guard;
+  if (rs) {  // the moment records of the past that this run's plan has (a run that ended at the
+             // checkpoint recorded its last step, which a longer run does not)
+    for (size_t k = 0; k < rs->moments_t.size(); ++k) {
+      const std::uint64_t t = rs->moments_t[k];
+      if (!std::binary_search(plan_.moment_times.begin(), plan_.moment_times.end(), t) || t > rs->t) continue;
+      res.moments_t.push_back(t);
+      res.alive.push_back(rs->moments_alive[k]);
+      for (int a = 0; a < model_.dim; ++a) {
+        res.mean.push_back(rs->mean[k * model_.dim + a]);
+        res.var.push_back(rs->var[k * model_.dim + a]);
+      }
+    }
+  }
   // t = 0: the observers see the initial condition; moments.
+  if (!rs) {
 #pragma omp parallel num_threads(threads)
   {
     const int tid = omp_get_thread_num();
@@ -643,14 +704,56 @@ WalkResults WalkEngine::run() {
   }
   guard.rethrow();
   record_moments(T0);
+  }
 
-  Progress progress("walk", T - T0, opt_.progress);
+  // The state of step t (positions moved in and out, not copied).
+  const double seconds_before = rs ? rs->seconds : 0.0;
   const auto start = std::chrono::steady_clock::now();
-  size_t next_moment = 1;
-  for (std::uint64_t t0 = T0; t0 < T;) {
+  auto checkpoint = [&](std::uint64_t t) {
+    if (!opt_.on_checkpoint) return;
+    WalkState st;
+    st.t = t;
+    st.t_begin = T0;
+    st.t_end = T;
+    st.seed = opt_.seed;
+    st.dim = model_.dim;
+    st.walkers = N;
+    st.absorbed_initial = dead_at_start;
+    st.absorbed_lo.assign(model_.dim, 0);
+    st.absorbed_hi.assign(model_.dim, 0);
+    for (const auto& ta : tally)
+      for (int a = 0; a < model_.dim; ++a) { st.absorbed_lo[a] += ta.absorbed_lo[a]; st.absorbed_hi[a] += ta.absorbed_hi[a]; }
+    st.moments_t = res.moments_t;
+    st.moments_alive = res.alive;
+    st.mean = res.mean;
+    st.var = res.var;
+    for (const auto& o : im.observers) o->save(st.observers, t);
+    for (auto tt : plan_.density_times)
+      if (tt <= t) st.density_times.push_back(tt);
+    for (const auto& w : plan_.segments)
+      if (w.first < t) st.segments.push_back(w);
+    st.has_avg = plan_.density_avg.has_value();
+    if (st.has_avg) st.density_avg = *plan_.density_avg;
+    st.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    st.x.swap(X);
+    st.alive.swap(alive);
+    struct Back {  // positions go back even if the writer throws
+      WalkState& s; std::vector<std::vector<double>>& x; std::vector<std::uint8_t>& al;
+      ~Back() { s.x.swap(x); s.alive.swap(al); }
+    } back{st, X, alive};
+    opt_.on_checkpoint(st);
+  };
+
+  Progress progress("walk", T - t_resume, opt_.progress);
+  size_t next_moment = 0;
+  const std::uint64_t K = opt_.checkpoint_every;
+  std::uint64_t t_stop = T;  // where the stepping ended (T unless interrupted)
+  for (std::uint64_t t0 = t_resume; t0 < T;) {
     std::uint64_t t1 = std::min<std::uint64_t>(T, t0 + opt_.chunk);
     while (next_moment < plan_.moment_times.size() && plan_.moment_times[next_moment] <= t0) ++next_moment;
     if (next_moment < plan_.moment_times.size()) t1 = std::min(t1, plan_.moment_times[next_moment]);
+    if (K > 0) t1 = std::min(t1, T0 + ((t0 - T0) / K + 1) * K);
+    if (opt_.stop_at > t0) t1 = std::min(t1, opt_.stop_at);
     for (auto& o : im.observers) o->begin_chunk(t0, t1);
 
 #pragma omp parallel num_threads(threads)
@@ -679,12 +782,44 @@ WalkResults WalkEngine::run() {
       record_moments(t0);
       ++next_moment;
     }
-    progress.update(t0 - T0, double(N) * double(t0 - T0));
+    progress.update(t0 - t_resume, double(N) * double(t0 - t_resume));
+    if (t0 < T && ((opt_.stop_on_interrupt && interrupt_requested()) || (opt_.stop_at > 0 && t0 >= opt_.stop_at))) {
+      checkpoint(t0);
+      t_stop = t0;
+      break;
+    }
+    if (t0 < T && K > 0 && (t0 - T0) % K == 0) checkpoint(t0);
   }
   progress.finish();
-  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (t_stop == T && opt_.checkpoint_at_end) checkpoint(T);
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();  // this process
+  res.steps_here = t_stop - t_resume;
 
   for (const auto& o : im.observers) o->finish(res);
+  if (t_stop < T) {  // a stopped run: only what is complete at t_stop
+    res.complete = false;
+    res.steps = t_stop - T0;
+    const size_t nb = size_t(plan_.total_bins());
+    size_t k = 0;
+    while (k < res.density_t.size() && res.density_t[k] <= t_stop) ++k;
+    res.density_t.resize(k);
+    res.density_counts.resize(k * nb);
+    res.density_outside.resize(k);
+    if (plan_.density_avg && plan_.density_avg->second > t_stop) { res.avg_counts.clear(); res.avg_outside = 0; }
+    const size_t nf = size_t(plan_.flux_faces());
+    // Windows stay in the given order; those complete at t_stop are kept.
+    std::vector<Window> keep;
+    std::vector<std::uint64_t> fp, fm;
+    for (size_t i = 0; i < res.windows.size(); ++i)
+      if (res.windows[i].second <= t_stop) {
+        keep.push_back(res.windows[i]);
+        fp.insert(fp.end(), res.flux_plus.begin() + i * nf, res.flux_plus.begin() + (i + 1) * nf);
+        fm.insert(fm.end(), res.flux_minus.begin() + i * nf, res.flux_minus.begin() + (i + 1) * nf);
+      }
+    res.windows = std::move(keep);
+    res.flux_plus = std::move(fp);
+    res.flux_minus = std::move(fm);
+  }
   std::uint64_t total = 0;
   for (const auto& s : scratch) total += s.ticks_total;
   for (size_t k = 0; k < im.observers.size(); ++k) {

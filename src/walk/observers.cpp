@@ -1,7 +1,9 @@
 #include "soret/walk/observers.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <set>
 
 #include "soret/common/error.hpp"
@@ -132,6 +134,27 @@ std::string plural(size_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
+/// Density times recorded by step t (times <= t).
+size_t times_upto(const std::vector<std::uint64_t>& times, std::uint64_t t) {
+  return size_t(std::upper_bound(times.begin(), times.end(), t) - times.begin());
+}
+/// Flux segments begun before step t (a prefix: segments are in time order).
+size_t segments_before(const std::vector<Window>& segs, std::uint64_t t) {
+  size_t n = 0;
+  while (n < segs.size() && segs[n].first < t) ++n;
+  return n;
+}
+
+const std::vector<std::int64_t>& saved(const ObserverData& d, const std::string& name, size_t size) {
+  const auto it = d.find(name);
+  if (it == d.end())
+    throw InputError("restart", "--restart: the checkpoint has no '" + name + "' (a run with other observers?)");
+  if (it->second.size() != size)
+    throw InputError("restart", "--restart: the checkpoint's '" + name + "' has " + std::to_string(it->second.size()) +
+                                    " entries; this run's plan needs " + std::to_string(size));
+  return it->second;
+}
+
 // --- density ----------------------------------------------------------------------------------
 class DensityObserver final : public Observer {
  public:
@@ -187,6 +210,47 @@ class DensityObserver final : public Observer {
         r.avg_outside += th[1];
         for (size_t b = 0; b < nb_; ++b) r.avg_counts[b] += th[2 + b];
       }
+  }
+  void save(ObserverData& d, std::uint64_t t) const override {
+    const size_t k = times_upto(P_.density_times, t);
+    auto& counts = d["density/counts"];
+    auto& outside = d["density/outside"];
+    counts.assign(k * nb_, 0);
+    outside.assign(k, 0);
+    for (const auto& th : snap_)
+      for (size_t s = 0; s < k; ++s) {
+        outside[s] += th[s * stride_ + 1];
+        for (size_t b = 0; b < nb_; ++b) counts[s * nb_ + b] += th[s * stride_ + 2 + b];
+      }
+    if (P_.density_avg) {
+      auto& ac = d["density/avg_counts"];
+      ac.assign(nb_ + 1, 0);  // [0]: outside the grid
+      for (const auto& th : avg_) {
+        ac[0] += std::int64_t(th[1]);
+        for (size_t b = 0; b < nb_; ++b) ac[1 + b] += std::int64_t(th[2 + b]);
+      }
+    }
+  }
+  void load(const ObserverData& d, std::uint64_t t) override {
+    const size_t k = times_upto(P_.density_times, t);
+    const auto& counts = saved(d, "density/counts", k * nb_);
+    const auto& outside = saved(d, "density/outside", k);
+    auto& th = snap_[0];
+    auto put = [](std::uint32_t& slot, std::int64_t v) {
+      if (v < 0 || v > std::int64_t(UINT32_MAX)) throw InputError("restart", "--restart: a density count out of range");
+      slot += std::uint32_t(v);
+    };
+    for (size_t s = 0; s < k; ++s) {
+      put(th[s * stride_ + 1], outside[s]);
+      for (size_t b = 0; b < nb_; ++b) put(th[s * stride_ + 2 + b], counts[s * nb_ + b]);
+    }
+    if (P_.density_avg) {
+      const auto& ac = saved(d, "density/avg_counts", nb_ + 1);
+      for (auto v : ac)
+        if (v < 0) throw InputError("restart", "--restart: a negative density count");
+      avg_[0][1] += std::uint64_t(ac[0]);
+      for (size_t b = 0; b < nb_; ++b) avg_[0][2 + b] += std::uint64_t(ac[1 + b]);
+    }
   }
 
  private:
@@ -282,7 +346,8 @@ class FluxObserver final : public Observer {
     return P_.segments[size_t(s)].second - P_.segments[size_t(s)].first == 1 ? s : -1;
   }
   /// Adds the end cells of the table's moves of segment `seg` (one step) to a density row of B bins.
-  void add_end_cells(size_t seg, std::uint64_t* row) const {
+  template <class R>
+  void add_end_cells(size_t seg, R* row) const {
     for (int a = 0; a < B_; ++a)
       for (int d = -K_; d <= K_; ++d) {
         std::uint64_t n = 0;
@@ -291,7 +356,7 @@ class FluxObserver final : public Observer {
         int c = a + d;
         if (b_ == Boundary::periodic) c = ((c % B_) + B_) % B_;
         if (c < 0 || c >= B_) continue;  // not a move the table holds (it counted none)
-        row[c] += n;
+        row[c] += R(n);
       }
   }
 
@@ -332,14 +397,15 @@ class FluxObserver final : public Observer {
           }
     }
   }
-  void finish(WalkResults& r) const override {
-    const size_t nf = size_t(B_) + 1, nw = P_.flux_windows.size();
-    // Reduce the threads (integers), then turn the table into difference arrays.
-    std::vector<std::int64_t> dp(nseg_ * (B_ + 2), 0), dm(dp.size(), 0);
+  /// The threads reduced (integers) and the table turned into difference arrays, for the first
+  /// `nseg` segments: nseg x (B + 2) each.
+  void reduce(size_t nseg, std::vector<std::int64_t>& dp, std::vector<std::int64_t>& dm) const {
+    dp.assign(nseg * (B_ + 2), 0);
+    dm.assign(dp.size(), 0);
     for (size_t th = 0; th < plus_.size(); ++th)
       for (size_t i = 0; i < dp.size(); ++i) { dp[i] += plus_[th][i]; dm[i] += minus_[th][i]; }
     if (K_ > 0)
-      for (size_t s = 0; s < nseg_; ++s)
+      for (size_t s = 0; s < nseg; ++s)
         for (int a = 0; a < B_; ++a)
           for (int d = -K_; d <= K_; ++d) {
             std::int64_t n = 0;
@@ -347,6 +413,20 @@ class FluxObserver final : public Observer {
             for (size_t th = 0; th < pairs_.size(); ++th) n += std::int64_t(narrow_ ? pairs32_[th][e] : pairs_[th][e]);
             if (n && d) count_crossings(b_, B_, a, a + d, &dp[s * (B_ + 2)], &dm[s * (B_ + 2)], n);
           }
+  }
+  void save(ObserverData& d, std::uint64_t t) const override {
+    reduce(segments_before(P_.segments, t), d["flux/plus"], d["flux/minus"]);
+  }
+  void load(const ObserverData& d, std::uint64_t t) override {
+    const size_t n = segments_before(P_.segments, t) * size_t(B_ + 2);
+    const auto& p = saved(d, "flux/plus", n);
+    const auto& m = saved(d, "flux/minus", n);
+    for (size_t i = 0; i < n; ++i) { plus_[0][i] += p[i]; minus_[0][i] += m[i]; }
+  }
+  void finish(WalkResults& r) const override {
+    const size_t nf = size_t(B_) + 1, nw = P_.flux_windows.size();
+    std::vector<std::int64_t> dp, dm;
+    reduce(nseg_, dp, dm);
     r.windows = P_.flux_windows;
     r.flux_plus.assign(nw * nf, 0);
     r.flux_minus.assign(nw * nf, 0);
@@ -423,6 +503,36 @@ class StepStatsObserver final : public Observer {
         r.ss_msq[b * nh_ + h] = static_cast<double>(sq[b * nh_ + h]) / kStepScale * eta_ * eta_ / n;
       }
   }
+  void save(ObserverData& d, std::uint64_t) const override {
+    auto& count = d["step_stats/count"];
+    count.assign(nb_, 0);
+    std::vector<__int128> sum(nb_ * nh_, 0), sq(nb_ * nh_, 0);
+    for (const auto& a : acc_) {
+      for (size_t b = 0; b < nb_; ++b) count[b] += std::int64_t(a.count[b]);
+      for (size_t i = 0; i < sum.size(); ++i) { sum[i] += a.sum[i]; sq[i] += a.sq[i]; }
+    }
+    // 128-bit sums as (high, low) 64-bit words.
+    for (const auto& [name, v] : {std::pair<const char*, const std::vector<__int128>&>{"step_stats/sum", sum},
+                                  std::pair<const char*, const std::vector<__int128>&>{"step_stats/sq", sq}}) {
+      auto& out = d[name];
+      out.resize(2 * v.size());
+      for (size_t i = 0; i < v.size(); ++i) {
+        out[2 * i] = std::int64_t(v[i] >> 64);
+        out[2 * i + 1] = std::int64_t(std::uint64_t(v[i]));
+      }
+    }
+  }
+  void load(const ObserverData& d, std::uint64_t) override {
+    const auto& count = saved(d, "step_stats/count", nb_);
+    Acc& a = acc_[0];
+    for (size_t b = 0; b < nb_; ++b) a.count[b] += std::uint64_t(count[b]);
+    for (int which = 0; which < 2; ++which) {
+      const auto& in = saved(d, which ? "step_stats/sq" : "step_stats/sum", 2 * nb_ * nh_);
+      auto& v = which ? a.sq : a.sum;
+      for (size_t i = 0; i < v.size(); ++i)
+        v[i] += (__int128(in[2 * i]) << 64) | __int128(std::uint64_t(in[2 * i + 1]));
+    }
+  }
 
  private:
   struct Acc {
@@ -480,6 +590,21 @@ class DensityFluxObserver final : public Observer {
     f_->finish(r);
     const size_t nb = r.density_counts.size() / std::max<size_t>(1, r.density_t.size());
     for (const auto& [seg, slot] : derived_) f_->add_end_cells(seg, &r.density_counts[slot * nb]);
+  }
+  /// The saved density rows are complete: the end cells of the derived steps are added to them
+  /// (the saved flux has no table to derive them from after a restart).
+  void save(ObserverData& d, std::uint64_t t) const override {
+    d_->save(d, t);
+    f_->save(d, t);
+    auto& counts = d["density/counts"];
+    const size_t k = d["density/outside"].size();
+    const size_t nb = k ? counts.size() / k : 0;
+    for (const auto& [seg, slot] : derived_)
+      if (slot < k) f_->add_end_cells(seg, &counts[slot * nb]);
+  }
+  void load(const ObserverData& d, std::uint64_t t) override {
+    d_->load(d, t);
+    f_->load(d, t);
   }
 
  private:

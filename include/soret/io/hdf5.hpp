@@ -68,6 +68,7 @@ void attach_scale(hid_t loc, const std::string& name, int dim, const std::string
 
 std::vector<double> read_doubles(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);
 std::vector<std::uint64_t> read_u64(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);
+std::vector<std::int64_t> read_i64(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);
 std::vector<std::uint8_t> read_u8(hid_t loc, const std::string& name, std::vector<hsize_t>* dims = nullptr);
 std::string read_attr_string(hid_t loc, const std::string& name);
 double read_attr_double(hid_t loc, const std::string& name);

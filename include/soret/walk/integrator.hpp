@@ -30,6 +30,7 @@
 #include "soret/walk/model.hpp"
 #include "soret/walk/observers.hpp"
 #include "soret/walk/profile.hpp"
+#include "soret/walk/state.hpp"
 
 namespace soret {
 
@@ -45,6 +46,14 @@ struct RunOptions {
   int chunk = 256;       ///< steps per block visit
   int flux_pair_k = -1;  ///< moves of up to K cells counted in the (cell, move) table (-1: auto; 0: all by difference arrays)
   bool fused = true;     ///< allow the fused integrator (false: always the general one; same results)
+  // Checkpoints and restart (results never depend on them).
+  std::uint64_t checkpoint_every = 0;  ///< > 0: call on_checkpoint every K steps (counted from t_begin)
+  bool checkpoint_at_end = false;      ///< also call on_checkpoint with the final state
+  std::function<void(const WalkState&)> on_checkpoint;
+  bool stop_on_interrupt = false;      ///< stop between chunks on SIGINT/SIGTERM (common/interrupt.hpp):
+                                       ///< checkpoint, then return the results so far (complete = false)
+  std::uint64_t stop_at = 0;           ///< > 0: stop at this absolute step as on SIGTERM (a run in pieces)
+  const WalkState* resume = nullptr;   ///< continue this state (positions, accumulators) instead of sampling
 };
 
 class WalkEngine {
@@ -66,6 +75,9 @@ class WalkEngine {
   double g_table_error() const;
   /// Would the fused integrator run this model and plan (with RunOptions::fused)?
   bool fused_applies() const;
+  /// Throws InputError("restart") unless `s` fits this engine's model and plan: dimension,
+  /// walkers, seed, t_begin, and the plan of the past (density times, flux segments, average).
+  void check_resume(const WalkState& s) const;
 
  private:
   struct Impl;

@@ -20,6 +20,7 @@
 //  - moments: mean and variance of the live walkers per axis, at chosen times (fixed groups of
 //    kMomentGroup walkers, combined in walker order).
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,7 +76,9 @@ struct WalkResults {
   int dim = 1;
   std::uint64_t walkers = 0, steps = 0;  ///< steps made by this run
   std::uint64_t t_begin = 0;             ///< absolute step of the initial state (the run ends at t_begin + steps)
-  double seconds = 0.0;
+  bool complete = true;                  ///< false: stopped by a signal; results up to t_begin + steps only
+  double seconds = 0.0;                  ///< stepping time of this process (a restarted run: since the restart)
+  std::uint64_t steps_here = 0;          ///< steps made by this process (a restarted run: since the restart)
   std::string kernel;                 ///< "fused" or "general" (how the steps were integrated)
   std::vector<ObserverCost> costs;    ///< what was recorded and what it cost
   std::vector<std::uint64_t> density_t;
@@ -116,6 +119,11 @@ struct StepView {
   const std::uint8_t* alive0 = nullptr;  ///< alive at the start of the step
 };
 
+/// The accumulators of observers at a checkpoint, by name ("density/counts", "flux/plus", ...):
+/// thread-reduced integers in a layout that depends only on the plan (not on threads, blocks or
+/// the flux table's width), covering the density times <= t and the flux segments begun before t.
+using ObserverData = std::map<std::string, std::vector<std::int64_t>>;
+
 /// An observer of the stepping. Calls from one thread use its own tid; no locking.
 class Observer {
  public:
@@ -139,6 +147,12 @@ class Observer {
   virtual void observe(int tid, const StepView& v) = 0;
   /// Reduces the threads in order and fills its part of the results.
   virtual void finish(WalkResults& r) const = 0;
+  /// Checkpoint at absolute step t (between chunks): the reduced accumulators (see ObserverData).
+  virtual void save(ObserverData& d, std::uint64_t t) const = 0;
+  /// Restart: adds saved accumulators into thread 0's (after start()); integer sums, so the
+  /// final results equal those of an uninterrupted run. Throws InputError("restart") on a shape
+  /// that does not fit the plan.
+  virtual void load(const ObserverData& d, std::uint64_t t) = 0;
 };
 
 /// The observers a plan asks for (density, flux, step statistics), built for a model.

@@ -1,0 +1,170 @@
+#pragma once
+// Shared by the restart tests (walk and net): run the soret binary in a separate process, and
+// compare two HDF5 files dataset by dataset, byte for byte.
+#include <hdf5.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "soret/io/hdf5.hpp"
+
+extern char** environ;
+
+namespace soret::test {
+
+struct Proc {
+  int status = -1;  ///< exit status, or 128 + signal
+  std::string err;  ///< stderr
+};
+
+/// Runs `soret ARGS` (a shell word list) to completion; stdout dropped, stderr captured.
+inline Proc soret_run(const std::string& args, const std::filesystem::path& dir) {
+  const auto errf = dir / "stderr.txt";
+  const std::string cmd = "cd '" + dir.string() + "' && " + std::string(SORET_BINARY) + " " + args + " >/dev/null 2>'" +
+                          errf.string() + "'";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(errf);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Proc p;
+  p.err = ss.str();
+  p.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : (WIFSIGNALED(rc) ? 128 + WTERMSIG(rc) : -1);
+  return p;
+}
+
+/// Starts `soret ARGS...` in `dir` without waiting (stdout and stderr to dir/child.log).
+inline pid_t soret_spawn(const std::vector<std::string>& args, const std::filesystem::path& dir) {
+  const std::string cmd = "cd '" + dir.string() + "' && exec " + std::string(SORET_BINARY);
+  std::string full = cmd;
+  for (const auto& a : args) full += " '" + a + "'";
+  full += " >'" + (dir / "child.log").string() + "' 2>&1";
+  std::vector<char*> argv{const_cast<char*>("/bin/sh"), const_cast<char*>("-c"), full.data(), nullptr};
+  pid_t pid = -1;
+  if (::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  return pid;
+}
+
+/// Waits for a spawned process; exit status, or 128 + signal.
+inline int soret_wait(pid_t pid) {
+  int st = 0;
+  if (::waitpid(pid, &st, 0) < 0) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : (WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1);
+}
+
+/// Polls until `path` exists (true) or the process ended / `seconds` passed (false).
+inline bool wait_for_file(const std::filesystem::path& path, pid_t pid, double seconds) {
+  const auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < seconds) {
+    if (std::filesystem::exists(path)) return true;
+    int st = 0;
+    if (::waitpid(pid, &st, WNOHANG) == pid) return std::filesystem::exists(path);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
+namespace detail {
+inline herr_t collect_names(hid_t, const char* name, const H5L_info_t*, void* data) {
+  static_cast<std::vector<std::string>*>(data)->push_back(name);
+  return 0;
+}
+inline std::vector<std::string> all_objects(hid_t f) {
+  std::vector<std::string> v;
+  H5Lvisit(f, H5_INDEX_NAME, H5_ITER_INC, collect_names, &v);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+inline std::vector<unsigned char> raw(hid_t f, const std::string& name, std::string& shape) {
+  h5::Handle ds(H5Dopen2(f, name.c_str(), H5P_DEFAULT), H5Dclose);
+  h5::Handle sp(H5Dget_space(ds), H5Sclose);
+  h5::Handle ft(H5Dget_type(ds), H5Tclose);
+  const int rank = H5Sget_simple_extent_ndims(sp);
+  std::vector<hsize_t> d(std::max(rank, 0));
+  H5Sget_simple_extent_dims(sp, d.data(), nullptr);
+  hsize_t n = 1;
+  shape.clear();
+  for (auto x : d) { n *= x; shape += std::to_string(x) + "x"; }
+  h5::Handle mt(H5Tget_native_type(ft, H5T_DIR_ASCEND), H5Tclose);
+  shape += "/" + std::to_string(H5Tget_class(ft)) + "/" + std::to_string(H5Tget_size(mt));
+  std::vector<unsigned char> b(n * H5Tget_size(mt));
+  if (!b.empty() && H5Tget_class(ft) != H5T_STRING) H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, b.data());
+  return b;
+}
+inline herr_t collect_attr(hid_t, const char* name, const H5A_info_t*, void* data) {
+  static_cast<std::vector<std::string>*>(data)->push_back(name);
+  return 0;
+}
+inline std::vector<std::pair<std::string, std::vector<unsigned char>>> attrs(hid_t obj) {
+  std::vector<std::string> names;
+  hsize_t idx = 0;
+  H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_attr, &names);
+  std::vector<std::pair<std::string, std::vector<unsigned char>>> out;
+  for (const auto& n : names) {
+    h5::Handle a(H5Aopen(obj, n.c_str(), H5P_DEFAULT), H5Aclose);
+    h5::Handle t(H5Aget_type(a), H5Tclose);
+    h5::Handle sp(H5Aget_space(a), H5Sclose);
+    const hssize_t cnt = H5Sget_simple_extent_npoints(sp);
+    std::vector<unsigned char> b(std::size_t(std::max<hssize_t>(cnt, 0)) * H5Tget_size(t));
+    if (!b.empty()) H5Aread(a, t, b.data());
+    out.emplace_back(n, std::move(b));
+  }
+  return out;
+}
+}  // namespace detail
+
+/// Differences between two HDF5 files: every dataset (shape, type, bytes) and every attribute,
+/// except the attributes listed in `ignore` as "path@name" (e.g. "/run@seconds") or "@name" (any
+/// object). Empty: identical.
+inline std::vector<std::string> h5_differences(const std::string& a, const std::string& b,
+                                               const std::set<std::string>& ignore = {}) {
+  std::vector<std::string> out;
+  h5::Handle fa = h5::open_file_read(a), fb = h5::open_file_read(b);
+  const auto na = detail::all_objects(fa), nb = detail::all_objects(fb);
+  if (na != nb) out.push_back("different objects");
+  auto cmp_attrs = [&](hid_t oa, hid_t ob, const std::string& path) {
+    auto aa = detail::attrs(oa), ab = detail::attrs(ob);
+    auto keep = [&](auto& v) {
+      v.erase(std::remove_if(v.begin(), v.end(), [&](const auto& p) {
+                return ignore.count(path + "@" + p.first) || ignore.count("@" + p.first);
+              }),
+              v.end());
+    };
+    keep(aa);
+    keep(ab);
+    if (aa != ab) {
+      std::string which;
+      for (const auto& p : aa) {
+        auto it = std::find_if(ab.begin(), ab.end(), [&](const auto& q) { return q.first == p.first; });
+        if (it == ab.end() || it->second != p.second) which += " " + p.first;
+      }
+      out.push_back("attributes of " + path + ":" + which);
+    }
+  };
+  cmp_attrs(fa, fb, "/");
+  for (const auto& n : na) {
+    if (std::find(nb.begin(), nb.end(), n) == nb.end()) continue;
+    H5O_info_t info;
+    H5Oget_info_by_name2(fa, n.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT);
+    h5::Handle oa(H5Oopen(fa, n.c_str(), H5P_DEFAULT), H5Oclose), ob(H5Oopen(fb, n.c_str(), H5P_DEFAULT), H5Oclose);
+    cmp_attrs(oa, ob, "/" + n);
+    if (info.type != H5O_TYPE_DATASET) continue;
+    std::string sa, sb;
+    const auto ra = detail::raw(fa, n, sa), rb = detail::raw(fb, n, sb);
+    if (sa != sb || ra != rb) out.push_back("dataset /" + n);
+  }
+  return out;
+}
+
+}  // namespace soret::test

@@ -158,6 +158,30 @@ TEST_CASE("fault table: each bad input is one line naming it - exit 2 - nothing 
   REQUIRE(run_soret("walk -q --walkers 4 --steps 5 --init point:0.5 --out " + (in / "good.h5").string()).status == 0);
   write_init_files(in, (in / "good.h5").string());
   std::ofstream(in / "nested.ini") << "steps = 10\nconfig = " << (in / "nested.ini").string() << "\n";
+  // A good walk checkpoint (step 10), and broken ones for --restart.
+  REQUIRE(run_soret("walk -q --walkers 300 --steps 10 --checkpoint " + (in / "ck.h5").string() + " --out " +
+                    (in / "ck-out.h5").string()).status == 0);
+  {
+    const std::string ck = slurp(in / "ck.h5");
+    auto put = [&](const std::string& name, const std::string& bytes) { std::ofstream(in / name, std::ios::binary) << bytes; };
+    put("ck-truncated.h5", ck.substr(0, ck.size() / 2));
+    put("ck-empty.h5", "");
+    std::string flipped = ck;
+    const auto at = flipped.find(std::string("\x00\x00\x00\x00\x00\x00\xf0\x3f", 8));  // a stored 1.0? else mid-file
+    flipped[at != std::string::npos ? at + 7 : flipped.size() / 2] ^= 0x10;
+    put("ck-flipped.h5", flipped);
+    put("ck-net-kind.h5", ck);
+    const hid_t f = H5Fopen((in / "ck-net-kind.h5").string().c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    H5Adelete(f, "soret_checkpoint");
+    h5::attr(f, "soret_checkpoint", std::string("net"));
+    H5Fclose(f);
+    put("ck-no-checksum.h5", ck);
+    const hid_t g = H5Fopen((in / "ck-no-checksum.h5").string().c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(g >= 0);
+    H5Adelete(g, "checksum");
+    H5Fclose(g);
+  }
 
   const std::string W0 = "walk -q --out OUT/prev.h5 ";  // + walkers, steps as the row needs
   const std::string W = W0 + "--walkers 100 --steps 10 ";
@@ -195,6 +219,29 @@ TEST_CASE("fault table: each bad input is one line naming it - exit 2 - nothing 
       {WF + "--init file:IN/good.h5 --walkers 5", "--walkers"},
       {WF + "--init file:IN/negative-t.h5", "/final/t"},
       {WF + "--init file:IN/no-seed.h5", "--seed"},
+      // --restart: broken or foreign checkpoints, contradicting options, bad checkpoint options
+      {W0 + "--restart IN/ck-truncated.h5", "ck-truncated.h5"},
+      {W0 + "--restart IN/ck-empty.h5", "ck-empty.h5"},
+      {W0 + "--restart IN/ck-flipped.h5", "checksum"},
+      {W0 + "--restart IN/ck-net-kind.h5", "soret net"},
+      {W0 + "--restart IN/ck-no-checksum.h5", "checksum"},
+      {W0 + "--restart IN/good.h5", "not a soret checkpoint"},
+      {W0 + "--restart IN/garbage.h5", "garbage.h5"},
+      {W0 + "--restart IN/missing.h5", "missing.h5"},
+      {W0 + "--restart IN/a-directory.h5", "a-directory.h5"},
+      {W0 + "--restart IN/ck.h5 --eta 0.05", "--eta"},
+      {W0 + "--restart IN/ck.h5 --walkers 301", "--walkers"},
+      {W0 + "--restart IN/ck.h5 --g 1", "--g"},
+      {W0 + "--restart IN/ck.h5 --boundary reflecting", "--boundary"},
+      {W0 + "--restart IN/ck.h5 --seed 2", "--seed"},
+      {W0 + "--restart IN/ck.h5 --bins 50", "--bins"},
+      {W0 + "--restart IN/ck.h5 --steps 5", "--steps"},
+      {W0 + "--restart IN/ck.h5 --steps 20 --density-at every:3", "--density-at"},
+      {W0 + "--restart IN/ck.h5 --steps 20 --stop-at 5", "--stop-at"},
+      {W + "--stop-at 10", "--stop-at"},
+      {W + "--checkpoint-every -1", "--checkpoint-every"},
+      {W + "--checkpoint OUT/prev.h5", "--checkpoint"},
+      {W + "--checkpoint OUT", "--checkpoint"},
       // Output locations, checked before the run
       {"walk -q --walkers 100 --steps 10 --out ''", "--out"},
       {"walk -q --walkers 100 --steps 10 --out ./", "--out"},

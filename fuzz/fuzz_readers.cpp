@@ -1,5 +1,6 @@
 // Fuzz target: the file readers. Byte 0 picks one: an HDF5 file for --init file: (read, then
-// validated against a 1-D run on [0, 1)), or a Fashion-MNIST IDX pair (images and labels, gzip
+// validated against a 1-D run on [0, 1)), a walk checkpoint for --restart (header, checksum,
+// shapes and values), or a Fashion-MNIST IDX pair (images and labels, gzip
 // compressed by the target or, for odd bytes, written raw to exercise the gzip checks).
 // Bad files must be InputErrors naming the file; anything else is a finding. (A crash inside
 // libhdf5 on a corrupt file is a finding against HDF5; see fuzz/run.sh.)
@@ -13,6 +14,7 @@
 
 #include "soret/common/error.hpp"
 #include "soret/io/walk_output.hpp"
+#include "soret/io/walk_state.hpp"
 #include "soret/net/dataset.hpp"
 #include "soret/walk/init.hpp"
 #include "soret/walk/model.hpp"
@@ -39,7 +41,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fs::create_directories(dir);
   const std::string body(reinterpret_cast<const char*>(data + 1), size - 1);
   try {
-    if (data[0] % 2 == 0) {
+    if (data[0] % 4 == 2) {
+      const std::string path = (dir / "ck.h5").string();
+      write_raw(path, body);
+      (void)io::read_walk_state(path, nullptr);
+    } else if (data[0] % 2 == 0) {
       const std::string path = (dir / "in.h5").string();
       write_raw(path, body);
       const auto s = read_stored_ensemble(path);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -332,6 +333,26 @@ int walk_main(int argc, char** argv) {
     h5::attr(g, "checkpoint_seconds", checkpoint_seconds);
   }
   file.commit();
+  // A restarted run that completed supersedes the partial output its stop left (removed only if
+  // it is one: an HDF5 file marked /run@complete = 0).
+  std::string superseded;
+  if (res.complete && restarting) {
+    const std::string partial = io::partial_output_path(out);
+    try {
+      if (std::filesystem::is_regular_file(partial) && H5Fis_hdf5(partial.c_str()) > 0) {
+        bool incomplete = false;
+        {
+          auto f = h5::open_file_read(partial);
+          if (h5::exists(f, "run")) {
+            auto g = h5::open_group(f, "run");
+            incomplete = h5::attr_exists(g, "complete") && h5::read_attr_int64(g, "complete") == 0;
+          }
+        }
+        if (incomplete && std::filesystem::remove(partial)) superseded = partial;
+      }
+    } catch (const std::exception&) {  // (left in place)
+    }
+  }
   if (!res.complete) {
     const int sig = interrupt_signal();
     std::fprintf(stderr,
@@ -419,6 +440,7 @@ int walk_main(int argc, char** argv) {
     }
     if (checkpoints)
       std::printf("  checkpoints: %llu written to %s (%.2f s)\n", (unsigned long long)checkpoints, ckpath.c_str(), checkpoint_seconds);
+    if (!superseded.empty()) std::printf("  removed the partial output %s (superseded by this complete run)\n", superseded.c_str());
     std::printf("  wrote %s\n", out.c_str());
   }
   return 0;

@@ -29,11 +29,12 @@ struct Proc {
   std::string err;  ///< stderr
 };
 
-/// Runs `soret ARGS` (a shell word list) to completion; stdout dropped, stderr captured.
-inline Proc soret_run(const std::string& args, const std::filesystem::path& dir) {
+/// Runs `PREFIX soret ARGS` (shell words; PREFIX e.g. "mpirun -np 2") to completion; stdout
+/// dropped, stderr captured.
+inline Proc soret_run_prefixed(const std::string& prefix, const std::string& args, const std::filesystem::path& dir) {
   const auto errf = dir / "stderr.txt";
-  const std::string cmd = "cd '" + dir.string() + "' && " + std::string(SORET_BINARY) + " " + args + " >/dev/null 2>'" +
-                          errf.string() + "'";
+  const std::string cmd = "cd '" + dir.string() + "' && " + prefix + " " + std::string(SORET_BINARY) + " " + args +
+                          " >/dev/null 2>'" + errf.string() + "'";
   const int rc = std::system(cmd.c_str());
   std::ifstream in(errf);
   std::stringstream ss;
@@ -43,6 +44,9 @@ inline Proc soret_run(const std::string& args, const std::filesystem::path& dir)
   p.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : (WIFSIGNALED(rc) ? 128 + WTERMSIG(rc) : -1);
   return p;
 }
+
+/// Runs `soret ARGS` (a shell word list) to completion; stdout dropped, stderr captured.
+inline Proc soret_run(const std::string& args, const std::filesystem::path& dir) { return soret_run_prefixed("", args, dir); }
 
 /// Starts `soret ARGS...` in `dir` without waiting (stdout and stderr to dir/child.log).
 inline pid_t soret_spawn(const std::vector<std::string>& args, const std::filesystem::path& dir) {

@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "soret/common/error.hpp"
+#include "soret/common/mpi.hpp"
 #include "soret/io/atomic_file.hpp"
 #include "soret/version.hpp"
 
@@ -26,7 +27,27 @@ void usage() {
 
 }  // namespace
 
+namespace {
+int run(int argc, char** argv);
+}
+
 int main(int argc, char** argv) {
+  soret::mpi::init(&argc, &argv);
+  const int status = run(argc, argv);
+  soret::mpi::finalize();
+  return status;
+}
+
+namespace {
+
+/// Errors every rank meets alike (options, input files, agreed failures of a run) are printed by
+/// rank 0 only; others by the rank that met them, marked with its number.
+void report(const std::string& cmd, const char* what, bool shared) {
+  if (soret::mpi::root()) std::fprintf(stderr, "soret %s: error: %s\n", cmd.c_str(), what);
+  else if (!shared) std::fprintf(stderr, "soret %s: error (rank %d): %s\n", cmd.c_str(), soret::mpi::rank(), what);
+}
+
+int run(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     usage();
     return argc < 2 ? 2 : 0;
@@ -38,22 +59,26 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   soret::io::install_signal_cleanup();  // SIGINT/SIGTERM/SIGHUP remove temporary output files
   try {
+    if (soret::mpi::distributed() && cmd != "walk")
+      throw soret::InputError("", "MPI ranks run 'soret walk' only so far; run '" + cmd + "' as one process");
     if (cmd == "walk") return soret::cli::walk_main(argc - 1, argv + 1);
     if (cmd == "check") return soret::cli::check_main(argc - 1, argv + 1);
     if (cmd == "net") return soret::cli::net_main(argc - 1, argv + 1);
     std::fprintf(stderr, "soret: unknown command '%s' (try 'soret help')\n", cmd.c_str());
     return 2;
   } catch (const soret::InputError& e) {
-    std::fprintf(stderr, "soret %s: error: %s\n", cmd.c_str(), e.what());
+    report(cmd, e.what(), true);
     return 2;
   } catch (const boost::program_options::error& e) {
-    std::fprintf(stderr, "soret %s: error: %s\n", cmd.c_str(), e.what());
+    report(cmd, e.what(), true);
     return 2;
   } catch (const soret::NumericalError& e) {
-    std::fprintf(stderr, "soret %s: error: %s\n", cmd.c_str(), e.what());
+    report(cmd, e.what(), true);
     return 3;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "soret %s: error: %s\n", cmd.c_str(), e.what());
+    report(cmd, e.what(), false);
     return 1;
   }
 }
+
+}  // namespace

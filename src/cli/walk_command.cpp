@@ -14,6 +14,7 @@
 #include "cli/options.hpp"
 #include "cli/restart_options.hpp"
 #include "soret/common/interrupt.hpp"
+#include "soret/common/mpi.hpp"
 #include "soret/io/checkpoint.hpp"
 #include "soret/io/walk_state.hpp"
 #include "soret/common/error.hpp"
@@ -156,7 +157,7 @@ int walk_main(int argc, char** argv) {
   if (opt.chunk < 1) throw InputError("chunk", "--chunk must be >= 1");
   const bool quiet = vm.count("quiet") > 0;
   const auto pm = progress_mode(vm["progress"].as<std::string>(), quiet);
-  opt.progress = pm.enabled;
+  opt.progress = pm.enabled && mpi::root();  // (one progress line: rank 0's)
   Progress::set_log_lines(pm.log, 5.0);
 
   ObserverPlan plan;
@@ -235,13 +236,14 @@ int walk_main(int argc, char** argv) {
   }
 
   const std::string out = vm["out"].as<std::string>();
-  io::check_output_file(out, "out");  // a bad place is refused before the run, not after it
+  const bool root = mpi::root();  // rank 0 writes every file
+  if (root) io::check_output_file(out, "out");  // a bad place is refused before the run, not after it
   // Checkpoints: to --checkpoint, or the restart file, or OUT.checkpoint.h5 (periodic ones, the
   // final one when --checkpoint is given, and the one written on SIGINT/SIGTERM).
   const std::string ckpath = vm.count("checkpoint") ? vm["checkpoint"].as<std::string>()
                              : restarting           ? vm["restart"].as<std::string>()
                                                     : io::default_checkpoint_path(out);
-  io::check_output_file(ckpath, "checkpoint");
+  if (root) io::check_output_file(ckpath, "checkpoint");
   if (ckpath == out) throw InputError("checkpoint", "--checkpoint: the checkpoint and --out must be different files");
   // The defining options, resolved (auto times as the times they gave), for the checkpoint.
   OptionRecord record;
@@ -288,13 +290,23 @@ int walk_main(int argc, char** argv) {
 
   using Clock = std::chrono::steady_clock;
   const auto t_start = Clock::now();
-  WalkEngine engine(m, plan, init, opt, init.kind == InitSpec::Kind::file && !restarting ? &stored : nullptr);
+  // MPI ranks: each steps a contiguous range of global walker ids (whole groups of kMomentGroup),
+  // rank 0 receives the reduced results and writes the files.
+  RunOptions eopt = opt;
+  if (mpi::distributed()) {
+    const auto r = mpi::split(opt.walkers, kMomentGroup, mpi::rank(), mpi::size());
+    eopt.first_walker = r.first;
+    eopt.walkers = r.count;
+    eopt.total_walkers = opt.walkers;
+  }
+  WalkEngine engine(m, plan, init, eopt, init.kind == InitSpec::Kind::file && !restarting ? &stored : nullptr);
   WalkResults res;
   {
     InterruptScope interrupt;  // SIGINT/SIGTERM: finish the block, checkpoint, partial output
     res = engine.run();
   }
   const auto t_run = Clock::now();
+  if (!root) return res.complete ? 0 : kExitInterrupted;
   // A stopped run writes its partial output under another name: a file under --out is complete.
   const std::string written = res.complete ? out : io::partial_output_path(out);
   h5::AtomicFile file(written);
@@ -325,6 +337,7 @@ int walk_main(int argc, char** argv) {
   {
     auto g = h5::open_group(file.id(), "run");
     h5::attr(g, "complete", std::int64_t(res.complete));
+    h5::attr(g, "ranks", std::int64_t(mpi::size()));
     h5::attr(g, "t_reached", std::int64_t(res.t_begin + res.steps));
     h5::attr(g, "restarted_from", restarting ? vm["restart"].as<std::string>() : std::string());
     h5::attr(g, "restarted_at", std::int64_t(restarting ? rstate.t : 0));

@@ -15,6 +15,7 @@
 #include "soret/common/omp_guard.hpp"
 #include "soret/common/error.hpp"
 #include "soret/common/interrupt.hpp"
+#include "soret/common/mpi.hpp"
 #include "soret/common/memory.hpp"
 #include "soret/common/progress.hpp"
 #include "soret/common/rng.hpp"
@@ -101,8 +102,10 @@ struct Tally {
 WalkEngine::WalkEngine(WalkModel model, ObserverPlan plan, InitSpec init, RunOptions opt, const StoredEnsemble* stored)
     : model_(std::move(model)), plan_(std::move(plan)), init_(std::move(init)), opt_(opt), stored_(stored) {
   model_.validate();
-  if (opt_.walkers < 1) throw InputError("walkers", "--walkers must be >= 1");
-  if (opt_.walkers >= (std::uint64_t(1) << 32)) throw InputError("walkers", "--walkers must be < 2^32");
+  if (opt_.total_walkers == 0) opt_.total_walkers = opt_.walkers;
+  if (opt_.total_walkers < 1) throw InputError("walkers", "--walkers must be >= 1");
+  if (opt_.total_walkers >= (std::uint64_t(1) << 32)) throw InputError("walkers", "--walkers must be < 2^32");
+  if (opt_.walkers < 1 && !mpi::distributed()) throw InputError("walkers", "--walkers must be >= 1");
   if (opt_.threads < 0) throw InputError("threads", "--threads must be >= 0");
   if (opt_.block < 1 || opt_.block > 65536) throw InputError("block", "--block must be in [1, 65536]");
   if (opt_.chunk < 1) throw InputError("chunk", "--chunk must be >= 1");
@@ -173,8 +176,8 @@ bool WalkEngine::fused_applies() const {
 void WalkEngine::check_resume(const WalkState& s) const {
   auto bad = [](const std::string& what) { throw InputError("restart", "--restart: " + what); };
   if (s.dim != model_.dim) bad("the checkpoint has " + std::to_string(s.dim) + " axes, the run --dim " + std::to_string(model_.dim));
-  if (s.walkers != opt_.walkers)
-    bad("the checkpoint has " + std::to_string(s.walkers) + " walkers, the run " + std::to_string(opt_.walkers));
+  if (s.walkers != opt_.total_walkers)
+    bad("the checkpoint has " + std::to_string(s.walkers) + " walkers, the run " + std::to_string(opt_.total_walkers));
   if (s.seed != opt_.seed) bad("the checkpoint's seed is " + std::to_string(s.seed) + ", the run's " + std::to_string(opt_.seed));
   if (s.t_begin != opt_.t_begin) bad("the checkpoint's run began at step " + std::to_string(s.t_begin));
   const std::uint64_t T = opt_.t_begin + opt_.steps;
@@ -560,17 +563,21 @@ WalkResults WalkEngine::run() {
   std::vector<std::vector<double>> X;
   std::vector<std::uint8_t> alive;
   const WalkState* rs = opt_.resume;
+  const bool ranks = mpi::distributed(), root = mpi::root();
+  const std::uint64_t first = opt_.first_walker;
   if (rs) {
     check_resume(*rs);
-    if (rs->x.size() != size_t(model_.dim) || rs->alive.size() != N)
+    if (rs->x.size() != size_t(model_.dim) || rs->alive.size() != opt_.total_walkers || first + N > rs->alive.size())
       throw InputError("restart", "--restart: the checkpoint's positions do not fit the run");
-    X = rs->x;
-    alive = rs->alive;
+    X.resize(model_.dim);
+    for (int a = 0; a < model_.dim; ++a) X[a].assign(rs->x[a].begin() + first, rs->x[a].begin() + first + N);
+    alive.assign(rs->alive.begin() + first, rs->alive.begin() + first + N);
   } else {
     sample_initial(model_, init_, opt_.seed, N, X, alive, stored_, threads, opt_.first_walker);
   }
-  const std::uint64_t dead_at_start =
-      rs ? rs->absorbed_initial : std::uint64_t(std::count(alive.begin(), alive.end(), std::uint8_t(0)));
+  // (the accumulated state of a checkpoint lives on rank 0 only; the ranks' sums are the totals)
+  const std::uint64_t dead_here = std::uint64_t(std::count(alive.begin(), alive.end(), std::uint8_t(0)));
+  const std::uint64_t dead_at_start = rs ? (root ? rs->absorbed_initial : 0) : dead_here;
   const std::uint64_t t_resume = rs ? rs->t : T0;
 
   // Moves of up to K cells go to the (cell, move) table: K from the largest step eta g zeta on
@@ -586,11 +593,11 @@ WalkResults WalkEngine::run() {
     if ((bytes > 2.0e8 && opt_.flux_pair_k < 0) || bytes / (8.0 * threads) > 1.0e9) pair_k = 0;
   }
   Impl im(*this, pair_k);
-  if (im.fused && dead_at_start > 0) im.fused = false;  // the fused integrator assumes every walker alive
+  if (im.fused && dead_here > 0) im.fused = false;  // the fused integrator assumes every walker alive
   for (auto& o : im.observers) o->start(threads);
   std::vector<Tally> tally(threads);
   for (auto& t : tally) { t.absorbed_lo.assign(model_.dim, 0); t.absorbed_hi.assign(model_.dim, 0); }
-  if (rs) {
+  if (rs && root) {
     for (auto& o : im.observers) o->load(rs->observers, rs->t);
     if (rs->absorbed_lo.size() != size_t(model_.dim) || rs->absorbed_hi.size() != size_t(model_.dim))
       throw InputError("restart", "--restart: the checkpoint's absorbed counts do not fit --dim");
@@ -609,7 +616,7 @@ WalkResults WalkEngine::run() {
 
   WalkResults res;
   res.dim = model_.dim;
-  res.walkers = N;
+  res.walkers = opt_.total_walkers;
   res.steps = T - T0;
   res.t_begin = T0;
   res.kernel = im.fused ? "fused" : "general";
@@ -643,9 +650,20 @@ WalkResults WalkEngine::run() {
         bm[b * d + a] = mean; bM2[b * d + a] = m2; bn[b] = cnt;
       }
     }
+    std::uint64_t groups = ngroups_m;
+    if (ranks) {  // every rank's groups, in rank order = group order, combined on rank 0
+      std::vector<double> nd(bn.begin(), bn.end());
+      bm = mpi::gather(bm);
+      bM2 = mpi::gather(bM2);
+      nd = mpi::gather(nd);
+      if (!root) return;
+      groups = nd.size();
+      bn.assign(groups, 0);
+      for (std::uint64_t b = 0; b < groups; ++b) bn[b] = std::uint64_t(nd[b]);
+    }
     std::vector<double> mean(d, 0.0), m2(d, 0.0);
     std::uint64_t cnt = 0;
-    for (std::uint64_t b = 0; b < ngroups_m; ++b) {
+    for (std::uint64_t b = 0; b < groups; ++b) {
       if (bn[b] == 0) continue;
       const double n1 = double(cnt), n2 = double(bn[b]), nn = n1 + n2;
       for (int a = 0; a < d; ++a) {
@@ -665,6 +683,65 @@ WalkResults WalkEngine::run() {
 
   // Exceptions inside the parallel regions are caught per thread and rethrown once after them.
   OmpGuard guard;
+  // After each chunk: did a thread fail, a walker blow up, a stop signal arrive (on any rank)?
+  // Throws the error (the same one on every rank); returns whether to stop.
+  auto agree = [&](OmpGuard& g) -> bool {
+    std::exception_ptr ep;
+    try {
+      g.rethrow();
+    } catch (...) {
+      ep = std::current_exception();
+    }
+    Tally first;
+    for (const auto& a : tally)
+      if (a.blowup) first.note_blowup(a.blowup_walker, a.blowup_t, a.blowup_axis);
+    const bool stop_here = opt_.stop_on_interrupt && interrupt_requested();
+    auto blowup_error = [](std::uint64_t w, std::uint64_t t, std::uint64_t a) {
+      return NumericalError("numerical blow-up: walker " + std::to_string(w) + " has a non-finite (or runaway) position on axis " +
+                            std::to_string(a) + " at step " + std::to_string(t + 1) + " (check --g, --drift and --eta)");
+    };
+    if (!ranks) {
+      if (ep) std::rethrow_exception(ep);
+      if (first.blowup) throw blowup_error(first.blowup_walker, first.blowup_t, std::uint64_t(first.blowup_axis));
+      return stop_here;
+    }
+    constexpr size_t kF = 6;
+    const auto all = mpi::allgather({ep ? 1u : 0u, first.blowup ? 1u : 0u, first.blowup_t, first.blowup_walker,
+                                     std::uint64_t(first.blowup_axis), stop_here ? 1u : 0u});
+    const int nr = int(all.size() / kF);
+    for (int r = 0; r < nr; ++r)
+      if (all[r * kF]) {  // the lowest failing rank's error, on every rank
+        std::string msg;
+        if (r == mpi::rank()) {
+          try {
+            std::rethrow_exception(ep);
+          } catch (const InputError& e) {
+            msg = "2" + e.option() + "\n" + e.what();
+          } catch (const NumericalError& e) {
+            msg = std::string("3\n") + e.what();
+          } catch (const std::exception& e) {
+            msg = std::string("1\n") + e.what();
+          }
+        }
+        mpi::broadcast(msg, r);
+        const auto nl = msg.find('\n');
+        const std::string head = msg.substr(1, nl - 1), text = msg.substr(nl + 1);
+        if (msg[0] == '2') throw InputError(head, text);
+        if (msg[0] == '3') throw NumericalError(text);
+        throw std::runtime_error(text);
+      }
+    bool any = false, stop = false;
+    std::uint64_t bt = 0, bw = 0, ba = 0;
+    for (int r = 0; r < nr; ++r) {
+      stop |= all[r * kF + 5] != 0;
+      if (!all[r * kF + 1]) continue;
+      const std::uint64_t t = all[r * kF + 2], w = all[r * kF + 3];
+      if (!any || t < bt || (t == bt && w < bw)) { bt = t; bw = w; ba = all[r * kF + 4]; }
+      any = true;
+    }
+    if (any) throw blowup_error(bw, bt, ba);
+    return stop;
+  };
   if (rs) {  // the moment records of the past that this run's plan has (a run that ended at the
              // checkpoint recorded its last step, which a longer run does not)
     for (size_t k = 0; k < rs->moments_t.size(); ++k) {
@@ -702,7 +779,7 @@ WalkResults WalkEngine::run() {
       for (auto& o : im.observers) o->observe_initial(tid, v);
     });
   }
-  guard.rethrow();
+  agree(guard);
   record_moments(T0);
   }
 
@@ -717,7 +794,7 @@ WalkResults WalkEngine::run() {
     st.t_end = T;
     st.seed = opt_.seed;
     st.dim = model_.dim;
-    st.walkers = N;
+    st.walkers = opt_.total_walkers;
     st.absorbed_initial = dead_at_start;
     st.absorbed_lo.assign(model_.dim, 0);
     st.absorbed_hi.assign(model_.dim, 0);
@@ -728,6 +805,17 @@ WalkResults WalkEngine::run() {
     st.mean = res.mean;
     st.var = res.var;
     for (const auto& o : im.observers) o->save(st.observers, t);
+    if (ranks) {  // the whole ensemble's state on rank 0, which writes it
+      for (auto& [key, v] : st.observers) mpi::reduce_sum(v);
+      mpi::reduce_sum(st.absorbed_lo);
+      mpi::reduce_sum(st.absorbed_hi);
+      std::vector<std::uint64_t> dead{dead_at_start};
+      mpi::reduce_sum(dead);
+      st.absorbed_initial = dead[0];
+      for (int a = 0; a < model_.dim; ++a) st.x.push_back(mpi::gather(X[a]));
+      st.alive = mpi::gather(alive);
+      if (!root) return;
+    }
     for (auto tt : plan_.density_times)
       if (tt <= t) st.density_times.push_back(tt);
     for (const auto& w : plan_.segments)
@@ -735,6 +823,10 @@ WalkResults WalkEngine::run() {
     st.has_avg = plan_.density_avg.has_value();
     if (st.has_avg) st.density_avg = *plan_.density_avg;
     st.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (ranks) {
+      opt_.on_checkpoint(st);
+      return;
+    }
     st.x.swap(X);
     st.alive.swap(alive);
     struct Back {  // positions go back even if the writer throws
@@ -767,23 +859,16 @@ WalkResults WalkEngine::run() {
         guard.run([&] { im.advance(scratch[tid], X, alive, w0, n, t0, t1, tally[tid]); });
       }
     }
-    guard.rethrow();  // an exception in a thread (expression error, allocation), reported once
-    for (const auto& a : tally)
-      if (a.blowup) {
-        Tally first = a;
-        for (const auto& b : tally)
-          if (b.blowup) first.note_blowup(b.blowup_walker, b.blowup_t, b.blowup_axis);
-        throw NumericalError("numerical blow-up: walker " + std::to_string(first.blowup_walker) +
-                             " has a non-finite (or runaway) position on axis " + std::to_string(first.blowup_axis) + " at step " +
-                             std::to_string(first.blowup_t + 1) + " (check --g, --drift and --eta)");
-      }
+    // An exception in a thread (expression error, allocation) or a blow-up, reported once; with
+    // ranks, every rank fails the same way, and a SIGINT/SIGTERM on any rank stops them all here.
+    const bool interrupted = agree(guard);
     t0 = t1;
     if (next_moment < plan_.moment_times.size() && plan_.moment_times[next_moment] == t0) {
       record_moments(t0);
       ++next_moment;
     }
     progress.update(t0 - t_resume, double(N) * double(t0 - t_resume));
-    if (t0 < T && ((opt_.stop_on_interrupt && interrupt_requested()) || (opt_.stop_at > 0 && t0 >= opt_.stop_at))) {
+    if (t0 < T && (interrupted || (opt_.stop_at > 0 && t0 >= opt_.stop_at))) {
       checkpoint(t0);
       t_stop = t0;
       break;
@@ -795,7 +880,18 @@ WalkResults WalkEngine::run() {
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();  // this process
   res.steps_here = t_stop - t_resume;
 
-  for (const auto& o : im.observers) o->finish(res);
+  if (ranks) {  // the ranks' accumulators summed (integers: exact) into rank 0's observers
+    ObserverData d;
+    for (const auto& o : im.observers) o->save(d, t_stop);
+    for (auto& [key, v] : d) mpi::reduce_sum(v);
+    if (root)
+      for (auto& o : im.observers) {
+        o->start(threads);
+        o->load(d, t_stop);
+      }
+  }
+  if (root)
+    for (const auto& o : im.observers) o->finish(res);
   if (t_stop < T) {  // a stopped run: only what is complete at t_stop
     res.complete = false;
     res.steps = t_stop - T0;
@@ -831,15 +927,24 @@ WalkResults WalkEngine::run() {
   res.absorbed_hi.assign(model_.dim, 0);
   for (const auto& t : tally)
     for (int a = 0; a < model_.dim; ++a) { res.absorbed_lo[a] += t.absorbed_lo[a]; res.absorbed_hi[a] += t.absorbed_hi[a]; }
+  std::vector<std::uint64_t> dead{dead_at_start};
+  if (ranks) {  // the ranks' walkers, in rank order = walker order, on rank 0
+    mpi::reduce_sum(res.absorbed_lo);
+    mpi::reduce_sum(res.absorbed_hi);
+    mpi::reduce_sum(dead);
+    for (int a = 0; a < model_.dim; ++a) X[a] = mpi::gather(X[a]);
+    alive = mpi::gather(alive);
+  }
+  const std::uint64_t NT = alive.size();
   if (model_.dim == 1) {
     res.final_pos = std::move(X[0]);
   } else {
-    assign_huge(res.final_pos, N * model_.dim, 0.0);
-    for (std::uint64_t w = 0; w < N; ++w)
+    assign_huge(res.final_pos, NT * model_.dim, 0.0);
+    for (std::uint64_t w = 0; w < NT; ++w)
       for (int a = 0; a < model_.dim; ++a) res.final_pos[w * model_.dim + a] = X[a][w];
   }
   res.final_alive = std::move(alive);
-  res.absorbed_initial = dead_at_start;
+  res.absorbed_initial = dead[0];
   return res;
 }
 

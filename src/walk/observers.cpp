@@ -511,14 +511,15 @@ class StepStatsObserver final : public Observer {
       for (size_t b = 0; b < nb_; ++b) count[b] += std::int64_t(a.count[b]);
       for (size_t i = 0; i < sum.size(); ++i) { sum[i] += a.sum[i]; sq[i] += a.sq[i]; }
     }
-    // 128-bit sums as (high, low) 64-bit words.
+    // 128-bit sums s as (hi, lo) with s = hi 2^32 + lo and 0 <= lo < 2^32: element-wise sums of
+    // such pairs (over ranks) still give the total.
     for (const auto& [name, v] : {std::pair<const char*, const std::vector<__int128>&>{"step_stats/sum", sum},
                                   std::pair<const char*, const std::vector<__int128>&>{"step_stats/sq", sq}}) {
       auto& out = d[name];
       out.resize(2 * v.size());
       for (size_t i = 0; i < v.size(); ++i) {
-        out[2 * i] = std::int64_t(v[i] >> 64);
-        out[2 * i + 1] = std::int64_t(std::uint64_t(v[i]));
+        out[2 * i] = std::int64_t(v[i] >> 32);
+        out[2 * i + 1] = std::int64_t(std::uint64_t(v[i]) & 0xffffffffu);
       }
     }
   }
@@ -530,7 +531,7 @@ class StepStatsObserver final : public Observer {
       const auto& in = saved(d, which ? "step_stats/sq" : "step_stats/sum", 2 * nb_ * nh_);
       auto& v = which ? a.sq : a.sum;
       for (size_t i = 0; i < v.size(); ++i)
-        v[i] += (__int128(in[2 * i]) << 64) | __int128(std::uint64_t(in[2 * i + 1]));
+        v[i] += __int128(in[2 * i]) * (__int128(1) << 32) + __int128(in[2 * i + 1]);
     }
   }
 
@@ -555,7 +556,11 @@ class DensityFluxObserver final : public Observer {
       : d_(std::move(d)), f_(std::move(f)), one_d_(one_d) {}
   std::string name() const override { return "density+flux"; }
   std::string what() const override { return d_->what() + "; " + f_->what(); }
-  void start(int threads) override { d_->start(threads); f_->start(threads); }
+  void start(int threads) override {
+    d_->start(threads);
+    f_->start(threads);
+    derived_.clear();
+  }
   void begin_chunk(std::uint64_t t0, std::uint64_t t1) override {
     d_->begin_chunk(t0, t1);
     f_->begin_chunk(t0, t1);

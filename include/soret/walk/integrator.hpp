@@ -37,6 +37,10 @@ namespace soret {
 struct RunOptions {
   std::uint64_t walkers = 1000000;     ///< walkers simulated here: global ids first_walker .. first_walker + walkers - 1
   std::uint64_t first_walker = 0;      ///< global id of the first (noise and initial positions are keyed on global ids)
+  std::uint64_t total_walkers = 0;     ///< walkers of the whole run over all MPI ranks (0: = walkers). With
+                                       ///< several ranks (common/mpi.hpp) each runs its range and rank 0
+                                       ///< receives the reduced results; its range must start at a multiple
+                                       ///< of kMomentGroup (mpi::split) so that moments combine as in one process
   std::uint64_t steps = 1000;          ///< steps of this run: absolute steps t_begin .. t_begin + steps
   std::uint64_t t_begin = 0;           ///< absolute step of the initial state (noise is keyed on absolute steps)
   std::uint64_t seed = 1;

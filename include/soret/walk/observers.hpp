@@ -122,6 +122,7 @@ struct StepView {
 /// The accumulators of observers at a checkpoint, by name ("density/counts", "flux/plus", ...):
 /// thread-reduced integers in a layout that depends only on the plan (not on threads, blocks or
 /// the flux table's width), covering the density times <= t and the flux segments begun before t.
+/// Additive: the element-wise sum of two ranks' data is the data of their union (MPI reduction).
 using ObserverData = std::map<std::string, std::vector<std::int64_t>>;
 
 /// An observer of the stepping. Calls from one thread use its own tid; no locking.

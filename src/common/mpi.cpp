@@ -1,0 +1,147 @@
+#include "soret/common/mpi.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#ifdef SORET_HAVE_MPI
+#include <mpi.h>
+#endif
+
+namespace soret::mpi {
+
+Range split(std::uint64_t n, std::uint64_t group, int r, int ranks) {
+  const std::uint64_t groups = (n + group - 1) / group;
+  const std::uint64_t g0 = groups * std::uint64_t(r) / std::uint64_t(ranks);
+  const std::uint64_t g1 = groups * std::uint64_t(r + 1) / std::uint64_t(ranks);
+  const std::uint64_t first = std::min(n, g0 * group), last = std::min(n, g1 * group);
+  return {first, last - first};
+}
+
+#ifdef SORET_HAVE_MPI
+
+namespace {
+bool g_init = false;
+void check(int rc, const char* what) {
+  if (rc != MPI_SUCCESS) throw std::runtime_error(std::string("MPI: ") + what + " failed");
+}
+template <class T>
+MPI_Datatype type();
+template <>
+MPI_Datatype type<std::int64_t>() { return MPI_INT64_T; }
+template <>
+MPI_Datatype type<std::uint64_t>() { return MPI_UINT64_T; }
+template <>
+MPI_Datatype type<double>() { return MPI_DOUBLE; }
+template <>
+MPI_Datatype type<std::uint8_t>() { return MPI_UINT8_T; }
+
+template <class T>
+void reduce_impl(std::vector<T>& v) {
+  if (size() == 1) return;
+  // In pieces of at most 2^28 elements (MPI counts are int).
+  constexpr std::size_t kPiece = std::size_t(1) << 28;
+  for (std::size_t i = 0; i < v.size(); i += kPiece) {
+    const int n = int(std::min(kPiece, v.size() - i));
+    if (rank() == 0) check(MPI_Reduce(MPI_IN_PLACE, v.data() + i, n, type<T>(), MPI_SUM, 0, MPI_COMM_WORLD), "reduce");
+    else check(MPI_Reduce(v.data() + i, nullptr, n, type<T>(), MPI_SUM, 0, MPI_COMM_WORLD), "reduce");
+  }
+}
+
+template <class T>
+std::vector<T> gather_impl(const std::vector<T>& v) {
+  if (size() == 1) return v;
+  const int n = int(v.size());
+  if (v.size() > std::size_t(1) << 30) throw std::runtime_error("MPI: gather of more than 2^30 elements per rank");
+  std::vector<int> counts(rank() == 0 ? size() : 0), displs(counts.size());
+  check(MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD), "gather counts");
+  std::vector<T> out;
+  if (rank() == 0) {
+    long long total = 0;
+    for (int r = 0; r < size(); ++r) { displs[r] = int(total); total += counts[r]; }
+    if (total > (1ll << 31) - 1) throw std::runtime_error("MPI: gather of more than 2^31 elements");
+    out.resize(std::size_t(total));
+  }
+  check(MPI_Gatherv(v.data(), n, type<T>(), out.data(), counts.data(), displs.data(), type<T>(), 0, MPI_COMM_WORLD),
+        "gatherv");
+  return out;
+}
+}  // namespace
+
+bool built_with_mpi() { return true; }
+
+void init(int* argc, char*** argv) {
+  int done = 0;
+  MPI_Initialized(&done);
+  if (!done) check(MPI_Init(argc, argv), "init");
+  g_init = true;
+}
+
+void finalize() {
+  if (!g_init) return;
+  int done = 0;
+  MPI_Finalized(&done);
+  if (!done) MPI_Finalize();
+  g_init = false;
+}
+
+int rank() {
+  if (!g_init) return 0;
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+int size() {
+  if (!g_init) return 1;
+  int s = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &s);
+  return s;
+}
+
+void reduce_sum(std::vector<std::int64_t>& v) { reduce_impl(v); }
+void reduce_sum(std::vector<std::uint64_t>& v) { reduce_impl(v); }
+
+std::int64_t max_all(std::int64_t v) {
+  if (size() == 1) return v;
+  std::int64_t out = v;
+  check(MPI_Allreduce(&v, &out, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD), "allreduce");
+  return out;
+}
+
+std::vector<std::uint64_t> allgather(const std::vector<std::uint64_t>& v) {
+  if (size() == 1) return v;
+  std::vector<std::uint64_t> out(v.size() * std::size_t(size()));
+  check(MPI_Allgather(v.data(), int(v.size()), MPI_UINT64_T, out.data(), int(v.size()), MPI_UINT64_T, MPI_COMM_WORLD),
+        "allgather");
+  return out;
+}
+
+std::vector<double> gather(const std::vector<double>& v) { return gather_impl(v); }
+std::vector<std::uint8_t> gather(const std::vector<std::uint8_t>& v) { return gather_impl(v); }
+
+void broadcast(std::string& s, int from) {
+  if (size() == 1) return;
+  std::uint64_t n = s.size();
+  check(MPI_Bcast(&n, 1, MPI_UINT64_T, from, MPI_COMM_WORLD), "bcast");
+  s.resize(n);
+  check(MPI_Bcast(s.data(), int(n), MPI_CHAR, from, MPI_COMM_WORLD), "bcast");
+}
+
+#else  // one process
+
+bool built_with_mpi() { return false; }
+void init(int*, char***) {}
+void finalize() {}
+int rank() { return 0; }
+int size() { return 1; }
+void reduce_sum(std::vector<std::int64_t>&) {}
+void reduce_sum(std::vector<std::uint64_t>&) {}
+std::int64_t max_all(std::int64_t v) { return v; }
+std::vector<std::uint64_t> allgather(const std::vector<std::uint64_t>& v) { return v; }
+std::vector<double> gather(const std::vector<double>& v) { return v; }
+std::vector<std::uint8_t> gather(const std::vector<std::uint8_t>& v) { return v; }
+void broadcast(std::string&, int) {}
+
+#endif
+
+}  // namespace soret::mpi

@@ -1,0 +1,111 @@
+// MPI ranks (issue 11; only in a build with -DSORET_MPI=ON): `mpirun -np K soret walk ...` writes
+// the file a single process writes — every dataset bit for bit — for K = 1, 2, 3 (oversubscribed
+// on a 2-core machine), 1-D and 2-D, periodic and absorbing, the general integrator with step
+// statistics and moments; stopped and restarted under ranks; bad input gives one line, exit 2.
+#include <doctest/doctest.h>
+
+#ifdef SORET_HAVE_MPI
+
+#include <filesystem>
+#include <set>
+
+#include "restart_support.hpp"
+#include "soret/common/interrupt.hpp"
+
+using namespace soret;
+using namespace soret::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fresh(const std::string& tag) {
+  const fs::path d = fs::temp_directory_path() / ("soret-mpi-" + tag + "-" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+/// `mpirun -np K soret ARGS` in dir (root allowed, oversubscription allowed).
+Proc mpirun(int k, const std::string& args, const fs::path& dir) {
+  return soret_run_prefixed("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+                            "mpirun --quiet -np " + std::to_string(k) + " --oversubscribe --bind-to none",
+                            args, dir);
+}
+
+const std::set<std::string> kMayDiffer{"/run@seconds", "/run@walker_steps_per_second", "/run@threads", "/run@ranks",
+                                       "/parameters@threads", "/parameters@out", "/run@checkpoint_seconds",
+                                       "/run@restarted_from", "/run@restarted_at", "/run@seconds_before_restart",
+                                       "/run@checkpoints_written"};
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += x + "; ";
+  return s;
+}
+
+void same_for_ranks(const std::string& tag, const std::string& opts) {
+  const fs::path d = fresh(tag);
+  REQUIRE(soret_run("walk -q " + opts + " --threads 2 --out one.h5", d).status == 0);
+  for (int k : {1, 2, 3}) {
+    CAPTURE(k);
+    const std::string out = "np" + std::to_string(k) + ".h5";
+    const auto r = mpirun(k, "walk -q " + opts + " --threads 1 --out " + out, d);
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    const auto diff = h5_differences((d / "one.h5").string(), (d / out).string(), kMayDiffer);
+    CHECK_MESSAGE(diff.empty(), join(diff));
+    auto f = h5::open_file_read((d / out).string());
+    auto g = h5::open_group(f, "run");
+    CHECK(h5::read_attr_int64(g, "ranks") == k);
+  }
+  fs::remove_all(d);
+}
+
+}  // namespace
+
+TEST_SUITE_BEGIN("mpi");
+
+TEST_CASE("mpi walk 1-D periodic: 1 2 and 3 ranks write the single process file") {
+  same_for_ranks("1d", "--walkers 10000 --steps 400 --density-at every:50 --flux-windows every:40 --density-avg 100:300 "
+                       "--moments-every 25");
+}
+
+TEST_CASE("mpi walk 2-D and absorbing walls: the ranks write the single process file") {
+  same_for_ranks("2d", "--dim 2 --hist-axes 0,1 --bins 10,12 --walkers 9000 --steps 300 --boundary absorbing "
+                       "--init gaussian:0.5,0.1 --eta 0.05 --density-at every:50 --flux-windows every:100");
+}
+
+TEST_CASE("mpi walk general integrator with step statistics: the ranks write the single process file") {
+  same_for_ranks("general", "--noise gaussian --step-stats true --drift 0.001 --walkers 9000 --steps 200 --moments-every 20");
+}
+
+TEST_CASE("mpi walk stopped and restarted under ranks equals the single process run") {
+  const fs::path d = fresh("restart");
+  const std::string opts = "--walkers 10000 --steps 600 --density-at every:100 --flux-windows every:150 --density-avg 100:500";
+  REQUIRE(soret_run("walk -q " + opts + " --out one.h5", d).status == 0);
+  REQUIRE(mpirun(3, "walk -q " + opts + " --threads 1 --stop-at 277 --out b.h5", d).status == kExitInterrupted);
+  CHECK_FALSE(fs::exists(d / "b.h5"));
+  const auto r = mpirun(2, "walk -q --restart b.checkpoint.h5 --threads 1", d);
+  CAPTURE(r.err);
+  REQUIRE(r.status == 0);
+  const auto diff = h5_differences((d / "one.h5").string(), (d / "b.h5").string(), kMayDiffer);
+  CHECK_MESSAGE(diff.empty(), join(diff));
+  fs::remove_all(d);
+}
+
+TEST_CASE("mpi bad input: every rank exits with status 2 and the line is printed once") {
+  const fs::path d = fresh("bad");
+  const auto r = mpirun(3, "walk -q --walkers 100 --steps 10 --eta -1 --out x.h5", d);
+  CHECK(r.status == 2);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.err.find("--eta") != std::string::npos);
+  CHECK_FALSE(fs::exists(d / "x.h5"));
+  const auto n = mpirun(2, "net -q --steps 10 --out x.h5", d);
+  CHECK(n.status == 2);
+  CHECK(std::count(n.err.begin(), n.err.end(), '\n') == 1);
+  fs::remove_all(d);
+}
+
+TEST_SUITE_END();
+
+#endif

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install soret's build and run-time dependencies from Debian's packages.
 # As root: installs what is missing with apt-get. Otherwise: lists what is missing and exits 1.
-# Usage: scripts/setup-deps.sh [--with-python]   (--with-python adds numpy/h5py/matplotlib for plots, xarray for validation/analysis_example.py)
+# Usage: scripts/setup-deps.sh [--with-python] [--with-mpi]
+#   --with-python adds numpy/h5py/matplotlib for plots, xarray for validation/analysis_example.py
+#   --with-mpi adds Open MPI (the -DSORET_MPI=ON build: scripts/test-mpi.sh)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config
@@ -9,9 +11,13 @@ pkgs=(build-essential cmake pkg-config
       libhdf5-dev hdf5-tools
       libmuparser-dev librandom123-dev doctest-dev libomp-dev
       zlib1g-dev libopenblas-openmp-dev dataset-fashion-mnist)
-if [[ "${1:-}" == "--with-python" ]]; then
-  pkgs+=(python3 python3-numpy python3-h5py python3-matplotlib python3-xarray)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --with-python) pkgs+=(python3 python3-numpy python3-h5py python3-matplotlib python3-xarray) ;;
+    --with-mpi) pkgs+=(libopenmpi-dev openmpi-bin) ;;
+    *) echo "setup-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -293,6 +293,9 @@ int walk_main(int argc, char** argv) {
   // MPI ranks: each steps a contiguous range of global walker ids (whole groups of kMomentGroup),
   // rank 0 receives the reduced results and writes the files.
   RunOptions eopt = opt;
+  if (mpi::distributed() && double(opt.walkers) * m.dim > 2147483647.0)
+    throw InputError("walkers", "--walkers: on MPI ranks the final positions are gathered on rank 0, at most 2^31 values "
+                                "(walkers x dim); this run has " + std::to_string(opt.walkers * std::uint64_t(m.dim)));
   if (mpi::distributed()) {
     const auto r = mpi::split(opt.walkers, kMomentGroup, mpi::rank(), mpi::size());
     eopt.first_walker = r.first;
@@ -338,6 +341,7 @@ int walk_main(int argc, char** argv) {
     auto g = h5::open_group(file.id(), "run");
     h5::attr(g, "complete", std::int64_t(res.complete));
     h5::attr(g, "ranks", std::int64_t(mpi::size()));
+    h5::attr(g, "reduce_seconds", res.reduce_seconds);
     h5::attr(g, "t_reached", std::int64_t(res.t_begin + res.steps));
     h5::attr(g, "restarted_from", restarting ? vm["restart"].as<std::string>() : std::string());
     h5::attr(g, "restarted_at", std::int64_t(restarting ? rstate.t : 0));
@@ -387,6 +391,9 @@ int walk_main(int argc, char** argv) {
     std::printf("  stepping %.2f s, %.1f M walker-steps/s (%s integrator%s); whole run %.2f s, %.1f M walker-steps/s\n",
                 res.seconds, rate / 1e6, res.kernel.c_str(), res.kernel == "fused" ? (std::string(", ") + fused_isa()).c_str() : "",
                 t_total, t_total > 0 ? work / t_total / 1e6 : 0.0);
+    if (mpi::distributed())
+      std::printf("  %d MPI ranks x %d threads; final reduction and gathers on rank 0: %.3f s\n", mpi::size(),
+                  opt.threads > 0 ? opt.threads : omp_get_max_threads(), res.reduce_seconds);
     if (restarting)
       std::printf("  restarted from step %llu of %s (its stepping took %.2f s before)\n", (unsigned long long)rstate.t,
                   vm["restart"].as<std::string>().c_str(), rstate.seconds);

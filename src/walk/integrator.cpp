@@ -880,6 +880,7 @@ WalkResults WalkEngine::run() {
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();  // this process
   res.steps_here = t_stop - t_resume;
 
+  const auto reduce_start = std::chrono::steady_clock::now();
   if (ranks) {  // the ranks' accumulators summed (integers: exact) into rank 0's observers
     ObserverData d;
     for (const auto& o : im.observers) o->save(d, t_stop);
@@ -945,6 +946,7 @@ WalkResults WalkEngine::run() {
   }
   res.final_alive = std::move(alive);
   res.absorbed_initial = dead[0];
+  if (ranks) res.reduce_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_start).count();
   return res;
 }
 

@@ -79,6 +79,7 @@ struct WalkResults {
   bool complete = true;                  ///< false: stopped by a signal; results up to t_begin + steps only
   double seconds = 0.0;                  ///< stepping time of this process (a restarted run: since the restart)
   std::uint64_t steps_here = 0;          ///< steps made by this process (a restarted run: since the restart)
+  double reduce_seconds = 0.0;           ///< MPI ranks: the final reduction and gathers on rank 0 (0: one process)
   std::string kernel;                 ///< "fused" or "general" (how the steps were integrated)
   std::vector<ObserverCost> costs;    ///< what was recorded and what it cost
   std::vector<std::uint64_t> density_t;

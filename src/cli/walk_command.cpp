@@ -301,6 +301,7 @@ int walk_main(int argc, char** argv) {
     eopt.first_walker = r.first;
     eopt.walkers = r.count;
     eopt.total_walkers = opt.walkers;
+    eopt.split_over_ranks = true;
   }
   WalkEngine engine(m, plan, init, eopt, init.kind == InitSpec::Kind::file && !restarting ? &stored : nullptr);
   WalkResults res;

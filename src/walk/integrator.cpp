@@ -105,7 +105,7 @@ WalkEngine::WalkEngine(WalkModel model, ObserverPlan plan, InitSpec init, RunOpt
   if (opt_.total_walkers == 0) opt_.total_walkers = opt_.walkers;
   if (opt_.total_walkers < 1) throw InputError("walkers", "--walkers must be >= 1");
   if (opt_.total_walkers >= (std::uint64_t(1) << 32)) throw InputError("walkers", "--walkers must be < 2^32");
-  if (opt_.walkers < 1 && !mpi::distributed()) throw InputError("walkers", "--walkers must be >= 1");
+  if (opt_.walkers < 1 && !(opt_.split_over_ranks && mpi::distributed())) throw InputError("walkers", "--walkers must be >= 1");
   if (opt_.threads < 0) throw InputError("threads", "--threads must be >= 0");
   if (opt_.block < 1 || opt_.block > 65536) throw InputError("block", "--block must be in [1, 65536]");
   if (opt_.chunk < 1) throw InputError("chunk", "--chunk must be >= 1");
@@ -563,7 +563,7 @@ WalkResults WalkEngine::run() {
   std::vector<std::vector<double>> X;
   std::vector<std::uint8_t> alive;
   const WalkState* rs = opt_.resume;
-  const bool ranks = mpi::distributed(), root = mpi::root();
+  const bool ranks = opt_.split_over_ranks && mpi::distributed(), root = !ranks || mpi::root();
   const std::uint64_t first = opt_.first_walker;
   if (rs) {
     check_resume(*rs);

@@ -37,8 +37,9 @@ namespace soret {
 struct RunOptions {
   std::uint64_t walkers = 1000000;     ///< walkers simulated here: global ids first_walker .. first_walker + walkers - 1
   std::uint64_t first_walker = 0;      ///< global id of the first (noise and initial positions are keyed on global ids)
+  bool split_over_ranks = false;       ///< this run's walkers are split over the MPI ranks (soret walk)
   std::uint64_t total_walkers = 0;     ///< walkers of the whole run over all MPI ranks (0: = walkers). With
-                                       ///< several ranks (common/mpi.hpp) each runs its range and rank 0
+                                       ///< split_over_ranks (common/mpi.hpp) each rank runs its range and rank 0
                                        ///< receives the reduced results; its range must start at a multiple
                                        ///< of kMomentGroup (mpi::split) so that moments combine as in one process
   std::uint64_t steps = 1000;          ///< steps of this run: absolute steps t_begin .. t_begin + steps

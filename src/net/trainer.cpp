@@ -151,9 +151,9 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
     if (grid_on) {
       size_t n = 0;
       while (n < dens_rec.size() && dens_rec[n] < rows) ++n;
-      if (from->density_t.size() != n) bad("has another schedule of density snapshots (give the same --density-every)");
+      if (from->density_t.size() != n) bad("has another schedule of density snapshots: --density-every 0 (a tenth of the records) follows --steps; to extend a run, give --density-every to its first part");
       for (size_t k = 0; k < n; ++k)
-        if (from->density_t[k] != dens_rec[k] * K) bad("has another schedule of density snapshots (give the same --density-every)");
+        if (from->density_t[k] != dens_rec[k] * K) bad("has another schedule of density snapshots: --density-every 0 (a tenth of the records) follows --steps; to extend a run, give --density-every to its first part");
       if (from->density.size() != n * lv.bins * lb.bins || from->cross_v_plus.size() != rows * fv ||
           from->cross_v_minus.size() != rows * fv || from->cross_b_plus.size() != rows * fb || from->cross_b_minus.size() != rows * fb)
         bad("has parameter-space fields of another shape");

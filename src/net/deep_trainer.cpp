@@ -152,7 +152,9 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
   // The run goes by blocks of steps [t0, t1) (net/state.hpp); a network's parameters wait in `cur`
   // between blocks, and every random draw is keyed on the absolute step: blocking changes no number.
   std::uint64_t t0 = t_start;
-  while (t0 < T) {
+  bool first = true;  // (a run of 0 steps still makes its record at step 0)
+  while (t0 < T || (first && T == 0 && !from)) {
+  first = false;
   const std::uint64_t t1 = block_end(opt.blocks, t0, T, K);
   // Exceptions are caught per thread and rethrown once after the region (common/omp_guard.hpp);
   // networks are handed out by a counter (as schedule(dynamic, 1) did), so a thread that fails in

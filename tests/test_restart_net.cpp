@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <algorithm>
+#include <cmath>
 #include <csignal>
+#include <functional>
 #include <iterator>
 #include <set>
 #include <sstream>
@@ -17,6 +19,7 @@
 #include "restart_support.hpp"
 #include "soret/common/interrupt.hpp"
 #include "soret/io/hdf5.hpp"
+#include "soret/io/net_state.hpp"
 
 namespace fs = std::filesystem;
 using soret::test::h5_differences;
@@ -201,6 +204,48 @@ TEST_CASE("net: corrupt truncated and foreign files for --restart are refused in
   }
   // The intact checkpoint is accepted (the refusals above are the damage's).
   p = soret_run("net --restart b.checkpoint.h5 --out x.h5 -q", d);
+  CHECK_MESSAGE(p.status == 0, p.err);
+  fs::remove_all(d);
+}
+
+TEST_CASE("net: checkpoints of the right kind with a valid checksum but an inconsistent state are refused") {
+  const fs::path d = fresh_dir("schema");
+  auto p = soret_run(kTwoLayer + " --eta 0.05,0.1 --steps 200 --out b.h5 --stop-at 300", d);
+  REQUIRE(p.status == soret::kExitInterrupted);
+  soret::io::CheckpointHeader h;
+  const auto good = soret::io::read_net_state((d / "b.checkpoint.h5").string(), &h);
+  REQUIRE(good.runs.size() == 2);
+  struct Case {
+    const char* what;
+    std::function<void(soret::net::NetState&)> edit;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"record steps", [](soret::net::NetState& s) { s.runs[0].t[3] = s.runs[0].t[2]; }, "record steps are not increasing"},
+      {"divergence step", [](soret::net::NetState& s) { s.runs[1].diverged_at[0] = 100000; }, "divergence step"},
+      {"parameters", [](soret::net::NetState& s) { s.runs[1].final_V[3] = std::nan(""); }, "non-finite parameter"},
+      {"records at t", [](soret::net::NetState& s) {
+         s.runs[1].t_reached += 10;
+       }, "records at step"},
+      {"another sweep", [](soret::net::NetState& s) { std::swap(s.runs[0], s.runs[1]); }, "is not this sweep's"},
+      {"backend", [](soret::net::NetState& s) { s.backend = "generic"; s.deep.resize(1); s.runs.clear(); }, "--restart"}};
+  for (const auto& c : cases) {
+    const std::string what = c.what;
+    CAPTURE(what);
+    auto st = good;
+    c.edit(st);
+    soret::io::write_net_state((d / "bad.h5").string(), st, h.options, h.context);
+    p = soret_run("net --restart bad.h5 --out x.h5 -q", d);
+    CHECK(p.status == 2);
+    CHECK_MESSAGE(p.err.find(c.message) != std::string::npos, p.err);
+    CHECK(p.err.find("--restart") != std::string::npos);
+    CHECK(std::count(p.err.begin(), p.err.end(), '\n') == 1);
+    CHECK_FALSE(fs::exists(d / "x.h5"));
+    CHECK_FALSE(fs::exists(d / "x.partial.h5"));
+  }
+  // The unedited state, written again by the same writer, restarts.
+  soret::io::write_net_state((d / "same.h5").string(), good, h.options, h.context);
+  p = soret_run("net --restart same.h5 --out x.h5 -q", d);
   CHECK_MESSAGE(p.status == 0, p.err);
   fs::remove_all(d);
 }

@@ -95,6 +95,21 @@ TEST_CASE("net two-layer: stopped at T and restarted to 2T equals the uninterrup
   check_stop_and_restart(kTwoLayer + " --eta 0.05 --steps 200", "twolayer", 100, "");
 }
 
+TEST_CASE("net: --stop-at is rounded up to a record boundary and may fall between two runs of a sweep") {
+  check_stop_and_restart(kTwoLayer + " --eta 0.05 --steps 200", "rounded", 105, "");
+  check_stop_and_restart(kTwoLayer + " --eta 0.05,0.1 --steps 200", "between", 200, "");
+  const fs::path d = fresh_dir("rounding");
+  auto p = soret_run(kTwoLayer + " --eta 0.05,0.1 --steps 200 --out b.h5 --stop-at 105", d);
+  REQUIRE(p.status == soret::kExitInterrupted);
+  CHECK(run_attr(d / "b.partial.h5", "t_reached") == 110);
+  CHECK(run_attr(d / "b.partial.h5", "runs_complete") == 0);
+  p = soret_run(kTwoLayer + " --eta 0.05,0.1 --steps 200 --out c.h5 --stop-at 200", d);
+  REQUIRE(p.status == soret::kExitInterrupted);
+  CHECK(p.err.find("run eta=0.1_B=1") != std::string::npos);
+  CHECK(run_attr(d / "c.partial.h5", "runs_complete") == 1);
+  fs::remove_all(d);
+}
+
 TEST_CASE("net two-layer: a restart with another thread count gives the same file") {
   auto ignore = kIgnored;
   ignore.insert("/parameters@threads");  // the thread count of the run is a parameter of the file

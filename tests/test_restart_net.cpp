@@ -266,8 +266,8 @@ TEST_CASE("net: checkpoints of the right kind with a valid checksum but an incon
 }
 
 TEST_CASE("net: SIGTERM and SIGINT stop a running sweep with a checkpoint and a partial output, and the restart completes it") {
-  const std::string base = "--inputs 10 --hidden 10 --ensemble 32 --record-every 10 --eta 0.05 --bootstrap 10 --density-every 50 "
-                           "--progress never -q --steps 8000 --checkpoint-every 500";
+  const std::string base = "--inputs 10 --hidden 10 --ensemble 16 --record-every 20 --eta 0.05 --bootstrap 10 --density-every 50 "
+                           "--progress never -q --steps 6000 --checkpoint-every 500";
   for (int sig : {SIGTERM, SIGINT}) {
     CAPTURE(sig);
     const fs::path d = fresh_dir("signal");
@@ -284,7 +284,7 @@ TEST_CASE("net: SIGTERM and SIGINT stop a running sweep with a checkpoint and a 
     CHECK(fs::exists(d / "s.checkpoint.h5"));
     REQUIRE(fs::exists(d / "s.partial.h5"));
     CHECK(run_attr(d / "s.partial.h5", "complete") == 0);
-    CHECK(run_attr(d / "s.partial.h5", "t_reached") < 8000);
+    CHECK(run_attr(d / "s.partial.h5", "t_reached") < 6000);
     CHECK_FALSE(fs::exists(d / "s.h5"));
     p = soret_run("net --restart s.checkpoint.h5 -q --progress never", d);
     REQUIRE_MESSAGE(p.status == 0, p.err);
@@ -295,8 +295,8 @@ TEST_CASE("net: SIGTERM and SIGINT stop a running sweep with a checkpoint and a 
 }
 
 TEST_CASE("net: SIGKILL leaves no file under --out and a checkpoint that restarts") {
-  const std::string base = "--inputs 10 --hidden 10 --ensemble 32 --record-every 10 --eta 0.05 --bootstrap 10 --density-every 50 "
-                           "--progress never -q --steps 8000 --checkpoint-every 500";
+  const std::string base = "--inputs 10 --hidden 10 --ensemble 16 --record-every 20 --eta 0.05 --bootstrap 10 --density-every 50 "
+                           "--progress never -q --steps 6000 --checkpoint-every 500";
   const fs::path d = fresh_dir("sigkill");
   std::vector<std::string> args = {"net"};
   std::istringstream in(base + " --out k.h5");
@@ -307,9 +307,9 @@ TEST_CASE("net: SIGKILL leaves no file under --out and a checkpoint that restart
   ::kill(pid, SIGKILL);
   CHECK(soret::test::soret_wait(pid) == 128 + SIGKILL);
   CHECK_FALSE(fs::exists(d / "k.h5"));
-  auto p = soret_run("net --restart k.checkpoint.h5 --stop-at 7000 -q --progress never", d);
+  auto p = soret_run("net --restart k.checkpoint.h5 --stop-at 5000 -q --progress never", d);
   CHECK_MESSAGE(p.status == soret::kExitInterrupted, p.err);
-  CHECK(run_attr(d / "k.partial.h5", "t_reached") == 7000);
+  CHECK(run_attr(d / "k.partial.h5", "t_reached") == 5000);
   fs::remove_all(d);
 }
 

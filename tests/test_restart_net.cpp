@@ -265,7 +265,7 @@ TEST_CASE("net: checkpoints of the right kind with a valid checksum but an incon
   fs::remove_all(d);
 }
 
-TEST_CASE("net: SIGTERM and SIGINT stop a running sweep with a checkpoint and a partial output, and the restart completes it") {
+TEST_CASE("net: SIGTERM and SIGINT stop a running sweep with a checkpoint and a partial output - and the restart completes it") {
   const std::string base = "--inputs 10 --hidden 10 --ensemble 16 --record-every 20 --eta 0.05 --bootstrap 10 --density-every 50 "
                            "--progress never -q --steps 6000 --checkpoint-every 500";
   for (int sig : {SIGTERM, SIGINT}) {

@@ -110,6 +110,47 @@ inline herr_t collect_attr(hid_t, const char* name, const H5A_info_t*, void* dat
   static_cast<std::vector<std::string>*>(data)->push_back(name);
   return 0;
 }
+/// Path of the object an object reference points to.
+inline std::string ref_name(hid_t loc, const hobj_ref_t* r) {
+  char buf[1024] = {0};
+  if (H5Rget_name(loc, H5R_OBJECT, r, buf, sizeof buf) < 0) return "<bad reference>";
+  return buf;
+}
+/// Text of an attribute holding variable-length sequences of object references (DIMENSION_LIST)
+/// or compounds with object references (REFERENCE_LIST): lengths, referenced paths, other bytes.
+inline std::string ref_text(hid_t a, hid_t t, hid_t sp, std::size_t n) {
+  std::string out;
+  if (H5Tget_class(t) == H5T_VLEN) {
+    h5::Handle super(H5Tget_super(t), H5Tclose);
+    if (H5Tget_class(super) != H5T_REFERENCE) return "<vlen of another type>";
+    h5::Handle mt(H5Tvlen_create(H5T_STD_REF_OBJ), H5Tclose);
+    std::vector<hvl_t> v(n);
+    if (n && H5Aread(a, mt, v.data()) < 0) return "<unreadable>";
+    for (const auto& e : v) {
+      out += "[" + std::to_string(e.len) + ":";
+      for (std::size_t k = 0; k < e.len; ++k) out += " " + ref_name(a, static_cast<const hobj_ref_t*>(e.p) + k);
+      out += "]";
+    }
+    if (n) H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, v.data());
+    return out;
+  }
+  if (H5Tget_class(t) == H5T_COMPOUND) {
+    h5::Handle mt(H5Tget_native_type(t, H5T_DIR_ASCEND), H5Tclose);
+    const std::size_t size = H5Tget_size(mt);
+    const int members = H5Tget_nmembers(mt);
+    std::vector<unsigned char> b(n * size);
+    if (n && H5Aread(a, mt, b.data()) < 0) return "<unreadable>";
+    for (std::size_t i = 0; i < n; ++i)
+      for (int m = 0; m < members; ++m) {
+        h5::Handle mtype(H5Tget_member_type(mt, unsigned(m)), H5Tclose);
+        const unsigned char* p = &b[i * size + H5Tget_member_offset(mt, unsigned(m))];
+        if (H5Tget_class(mtype) == H5T_REFERENCE) out += " " + ref_name(a, reinterpret_cast<const hobj_ref_t*>(p));
+        else out += " " + std::string(reinterpret_cast<const char*>(p), H5Tget_size(mtype));
+      }
+    return out;
+  }
+  return "<reference type>";
+}
 inline std::vector<std::pair<std::string, std::vector<unsigned char>>> attrs(hid_t obj) {
   std::vector<std::string> names;
   hsize_t idx = 0;
@@ -120,6 +161,13 @@ inline std::vector<std::pair<std::string, std::vector<unsigned char>>> attrs(hid
     h5::Handle t(H5Aget_type(a), H5Tclose);
     h5::Handle sp(H5Aget_space(a), H5Sclose);
     const hssize_t cnt = H5Sget_simple_extent_npoints(sp);
+    if (H5Tdetect_class(t, H5T_VLEN) > 0 || H5Tdetect_class(t, H5T_REFERENCE) > 0) {
+      // Variable-length data and object references (dimension scales' DIMENSION_LIST and
+      // REFERENCE_LIST) read as memory pointers and file addresses: compared by what they refer to.
+      const std::string s = ref_text(a, t, sp, std::size_t(std::max<hssize_t>(cnt, 0)));
+      out.emplace_back(n, std::vector<unsigned char>(s.begin(), s.end()));
+      continue;
+    }
     std::vector<unsigned char> b(std::size_t(std::max<hssize_t>(cnt, 0)) * H5Tget_size(t));
     if (!b.empty()) H5Aread(a, t, b.data());
     out.emplace_back(n, std::move(b));

@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <functional>
 #include <tuple>
 
 #include "cli/commands.hpp"
@@ -21,6 +23,11 @@
 #include "soret/io/walk_output.hpp"
 #include "soret/walk/model.hpp"
 #include "soret/io/net_output.hpp"
+#include "soret/io/net_state.hpp"
+#include "soret/io/checkpoint.hpp"
+#include "soret/common/interrupt.hpp"
+#include "soret/net/state.hpp"
+#include "cli/restart_options.hpp"
 #include "soret/net/dataset.hpp"
 #include "soret/net/eq8.hpp"
 #include "soret/net/deep_study.hpp"
@@ -176,27 +183,73 @@ void print_estimate(const char* what, const Study& s, const Estimate& e) {
   std::fflush(stdout);
 }
 
-StudyOutput run_study(const Study& s, bool quiet) {
-  StudyOutput out;
+/// One run of a two-layer sweep: the (eta, |B|) runs, then the mechanism runs (--compare).
+struct Job {
+  RunSpec spec;
+  TrainOptions opt;
+};
+
+std::vector<Job> study_jobs(const Study& s) {
+  std::vector<Job> jobs;
   for (int B : s.batches)
     for (double eta : s.etas) {
       RunSpec spec;
       spec.eta = eta;
       spec.batch = B;
       spec.name = "eta=" + fmtd(eta) + "_B=" + std::to_string(B);
-      out.runs.push_back(train(s.cfg, spec, s.opt));
-      warn_if_all_diverged(out.runs.back().spec.name, out.runs.back().diverged_at);
-      out.runaway.push_back(runaway_at(out.runs.back(), kRunawayFactor));
-      if (!quiet) {
-        const auto& r = out.runs.back();
-        int div = 0, run = 0;
-        for (auto d : r.diverged_at) div += d >= 0;
-        for (auto d : out.runaway.back()) run += d >= 0;
-        std::printf("  run %-22s %6.2f s  %8.0f network-steps/s  diverged %d/%d, runaway %d/%d\n", spec.name.c_str(),
-                    r.seconds, double(s.opt.ensemble) * double(s.opt.steps) / r.seconds, div, s.opt.ensemble, run,
-                    s.opt.ensemble);
-      }
+      jobs.push_back({spec, s.opt});
     }
+  if (s.compare) {
+    // The mechanism: same initial states and data streams; full-batch GD and frozen V at the
+    // largest eta and the first batch size. Only the early-time rates are compared, so these runs
+    // cover the early window only, on the first min(E, compare_ensemble) networks.
+    const double eta = *std::max_element(s.etas.begin(), s.etas.end());
+    for (Mode m : {Mode::full_batch, Mode::frozen_v}) {
+      RunSpec spec;
+      spec.eta = eta;
+      spec.batch = s.batches[0];
+      spec.mode = m;
+      spec.full_batch = s.full_batch;
+      spec.name = std::string(m == Mode::full_batch ? "gd" : "frozenV") + "_eta=" + fmtd(eta);
+      jobs.push_back({spec, compare_options(s)});
+    }
+  }
+  return jobs;
+}
+
+/// The line printed after a run of the sweep.
+void print_run(const Job& j, const RunResult& r) {
+  if (j.spec.mode != Mode::sgd) {
+    std::printf("  run %-22s %6.2f s  (%d networks, %llu steps)\n", j.spec.name.c_str(), r.seconds, j.opt.ensemble,
+                (unsigned long long)j.opt.steps);
+    return;
+  }
+  const auto ra = runaway_at(r, kRunawayFactor);
+  int div = 0, run = 0;
+  for (auto d : r.diverged_at) div += d >= 0;
+  for (auto d : ra) run += d >= 0;
+  std::printf("  run %-22s %6.2f s  %8.0f network-steps/s  diverged %d/%d, runaway %d/%d\n", j.spec.name.c_str(),
+              r.seconds, double(j.opt.ensemble) * double(j.opt.steps) / r.seconds, div, j.opt.ensemble, run,
+              j.opt.ensemble);
+}
+
+/// The analyses of a sweep whose runs (study_jobs order) are in out.runs.
+void analyse_study(const Study& s, StudyOutput& out);
+
+StudyOutput run_study(const Study& s, bool quiet) {
+  StudyOutput out;
+  for (const auto& j : study_jobs(s)) {
+    out.runs.push_back(train(s.cfg, j.spec, j.opt));
+    if (j.spec.mode == Mode::sgd) warn_if_all_diverged(j.spec.name, out.runs.back().diverged_at);
+    if (!quiet) print_run(j, out.runs.back());
+  }
+  analyse_study(s, out);
+  return out;
+}
+
+void analyse_study(const Study& s, StudyOutput& out) {
+  out.runaway.clear();
+  for (const auto& r : out.runs) out.runaway.push_back(runaway_at(r, kRunawayFactor));
   const std::uint64_t early = early_window(s);
   if (s.cfg.biases() && s.cfg.data == Data::gaussian) {
     // Eq. 8: the covariance of the (V_i, sign(V_i) b_i) steps against its shared-sign form, from
@@ -215,26 +268,6 @@ StudyOutput run_study(const Study& s, bool quiet) {
         out.eq8.push_back({s.opt.steps, eq8_step_covariance(s.cfg, r.final_W, r.final_b, r.final_V, E, 4096, s.opt.seed)});
         break;
       }
-  }
-  if (s.compare) {
-    // The mechanism: same initial states and data streams; full-batch GD and frozen V at the
-    // largest eta and the first batch size. Only the early-time rates are compared, so these runs
-    // cover the early window only, on the first min(E, compare_ensemble) networks.
-    const double eta = *std::max_element(s.etas.begin(), s.etas.end());
-    const TrainOptions copt = compare_options(s);
-    for (Mode m : {Mode::full_batch, Mode::frozen_v}) {
-      RunSpec spec;
-      spec.eta = eta;
-      spec.batch = s.batches[0];
-      spec.mode = m;
-      spec.full_batch = s.full_batch;
-      spec.name = std::string(m == Mode::full_batch ? "gd" : "frozenV") + "_eta=" + fmtd(eta);
-      out.runs.push_back(train(s.cfg, spec, copt));
-      out.runaway.push_back(runaway_at(out.runs.back(), kRunawayFactor));
-      if (!quiet)
-        std::printf("  run %-22s %6.2f s  (%d networks, %llu steps)\n", spec.name.c_str(), out.runs.back().seconds,
-                    copt.ensemble, (unsigned long long)copt.steps);
-    }
   }
   struct Q { const char* name; Field f; bool square; };
   const Q qs[] = {{"activation_rate", &RunResult::activation_rate, false},
@@ -278,10 +311,10 @@ StudyOutput run_study(const Study& s, bool quiet) {
       out.fits.push_back(p);
     });
   }
-  return out;
 }
 
-void write_study(const std::string& path, const Study& s, const StudyOutput& o, const std::vector<Parameter>& params) {
+void write_study(const std::string& path, const Study& s, const StudyOutput& o, const std::vector<Parameter>& params,
+                 const std::function<void(hid_t)>& extra = {}) {
   h5::AtomicFile file(path);
   write_h5md_header(file.id(), "net");
   {
@@ -472,6 +505,7 @@ void write_study(const std::string& path, const Study& s, const StudyOutput& o, 
     h5::attr(g, "ci95_hi", p.slope + 1.96 * p.se);
     h5::attr(g, "unresolved", std::int64_t(p.unresolved()));
   }
+  if (extra) extra(file.id());
   file.commit();
 }
 
@@ -714,19 +748,194 @@ MemoryEstimate estimate_deep_memory(const DeepSweep& w) {
   return e;
 }
 
-/// One generic-backend sweep into one HDF5 file.
-int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quiet, double budget) {
+/// Checkpoint and restart of a sweep (both backends; net/state.hpp). The runs of a sweep go one
+/// after another; --stop-at counts the steps of the whole sweep in that order.
+struct SweepControl {
+  std::string ckpath, ini, context, restart_path;
+  bool restarting = false;
+  bool checkpoint_runs = false;  ///< also after each complete run (--checkpoint or --checkpoint-every given)
+  std::uint64_t every = 0;       ///< --checkpoint-every (steps, a multiple of --record-every)
+  std::uint64_t stop_at = 0;     ///< --stop-at (0: none)
+  std::uint64_t checkpoints = 0;
+  double checkpoint_seconds = 0;
+  std::uint64_t restarted_at = 0;  ///< sweep step of the restart's checkpoint
+  std::string stopped_run;         ///< the run in progress when stopped
+  std::uint64_t stopped_t = 0, stopped_steps = 0;
+};
+
+/// The sweep step of a state: the steps of its complete runs plus the last run's step.
+std::uint64_t sweep_step(const std::vector<std::uint64_t>& steps, std::size_t n, std::uint64_t t_last) {
+  std::uint64_t s = 0;
+  for (std::size_t i = 0; i + 1 < n && i < steps.size(); ++i) s += steps[i];
+  return s + (n ? t_last : 0);
+}
+
+/// Runs the jobs of a sweep in order, continuing the runs of `resumed` (a checkpoint's state);
+/// writes the periodic checkpoints and the one of a stop. Returns whether the sweep is complete;
+/// `runs` receives the complete runs and, when stopped inside a run, that run's state last.
+template <class Run>
+bool run_jobs(const std::vector<RunSpec>& specs, const std::vector<std::uint64_t>& steps, const std::vector<Run>& resumed,
+              SweepControl& ctl,
+              const std::function<Run(std::size_t, const Run*, const BlockPlan&, const std::function<void(const Run&)>&)>& train_one,
+              const std::function<void(const std::vector<Run>&)>& write_state,
+              const std::function<void(std::size_t, const Run&)>& after_run, std::vector<Run>& runs) {
+  if (resumed.size() > specs.size())
+    throw InputError("restart", "--restart: '" + ctl.restart_path + "' holds " + std::to_string(resumed.size()) +
+                                    " runs; this sweep has " + std::to_string(specs.size()));
+  for (std::size_t i = 0; i < resumed.size(); ++i) {
+    const RunSpec &a = resumed[i].spec, &b = specs[i];
+    if (a.name != b.name || a.eta != b.eta || a.batch != b.batch || a.mode != b.mode || a.full_batch != b.full_batch)
+      throw InputError("restart", "--restart: '" + ctl.restart_path + "': its run " + std::to_string(i) + " (" + a.name +
+                                      ") is not this sweep's (" + b.name + ")");
+  }
+  auto save = [&](const std::vector<Run>& v) {
+    const auto c0 = std::chrono::steady_clock::now();
+    write_state(v);
+    ctl.checkpoint_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+    ++ctl.checkpoints;
+  };
+  std::uint64_t offset = 0;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    if (interrupt_requested()) {  // between two runs: the state is the runs complete
+      ctl.stopped_run = specs[i].name;
+      ctl.stopped_steps = steps[i];
+      save(runs);
+      return false;
+    }
+    BlockPlan bp;
+    bp.checkpoint_every = ctl.every;
+    bp.stop_on_interrupt = true;
+    if (ctl.stop_at > offset && ctl.stop_at < offset + steps[i]) bp.stop_at = ctl.stop_at - offset;
+    const Run* from = i < resumed.size() ? &resumed[i] : nullptr;
+    Run r = train_one(i, from, bp, [&](const Run& p) {
+      runs.push_back(p);
+      save(runs);
+      runs.pop_back();
+    });
+    const bool complete = r.complete;
+    runs.push_back(std::move(r));
+    if (!complete) {
+      ctl.stopped_run = specs[i].name;
+      ctl.stopped_t = runs.back().t_reached;
+      ctl.stopped_steps = steps[i];
+      save(runs);
+      return false;
+    }
+    after_run(i, runs.back());
+    if (ctl.checkpoint_runs) save(runs);
+    offset += steps[i];
+    if (ctl.stop_at > 0 && ctl.stop_at == offset && i + 1 < specs.size()) {
+      ctl.stopped_run = specs[i + 1].name;
+      ctl.stopped_steps = steps[i + 1];
+      if (!ctl.checkpoint_runs) save(runs);
+      return false;
+    }
+  }
+  return true;
+}
+
+/// The /run group of a sweep's file: complete or stopped, and what checkpoints cost.
+std::function<void(hid_t)> run_group(const SweepControl& ctl, bool complete, std::size_t runs_complete, std::uint64_t t_reached) {
+  return [&ctl, complete, runs_complete, t_reached](hid_t f) {
+    auto g = h5::create_group(f, "run");
+    h5::attr(g, "complete", std::int64_t(complete));
+    h5::attr(g, "runs_complete", std::int64_t(runs_complete));
+    h5::attr(g, "t_reached", std::int64_t(t_reached));
+    h5::attr(g, "restarted_from", ctl.restarting ? ctl.restart_path : std::string());
+    h5::attr(g, "restarted_at", std::int64_t(ctl.restarted_at));
+    h5::attr(g, "checkpoints_written", std::int64_t(ctl.checkpoints));
+    h5::attr(g, "checkpoint_seconds", ctl.checkpoint_seconds);
+  };
+}
+
+/// The message of a stopped sweep (stderr) and its exit status.
+int report_stop(const SweepControl& ctl, const std::string& partial) {
+  const int sig = interrupt_signal();
+  std::fprintf(stderr,
+               "soret net: stopped (%s) at step %llu of %llu of run %s; checkpoint '%s', partial output '%s' (marked "
+               "incomplete); continue with: soret net --restart %s\n",
+               sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "--stop-at", (unsigned long long)ctl.stopped_t,
+               (unsigned long long)ctl.stopped_steps, ctl.stopped_run.c_str(), ctl.ckpath.c_str(), partial.c_str(),
+               ctl.ckpath.c_str());
+  return kExitInterrupted;
+}
+
+void print_checkpoints(const SweepControl& ctl) {
+  if (ctl.restarting) std::printf("  restarted from sweep step %llu of %s\n", (unsigned long long)ctl.restarted_at, ctl.restart_path.c_str());
+  if (ctl.checkpoints)
+    std::printf("  checkpoints: %llu written to %s (%.2f s)\n", (unsigned long long)ctl.checkpoints, ctl.ckpath.c_str(),
+                ctl.checkpoint_seconds);
+}
+
+/// One generic-backend sweep into one HDF5 file (checkpoints and restart: SweepControl).
+int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quiet, double budget, SweepControl& ctl,
+             const NetState* resumed) {
   io::check_output_file(out, "out");  // fail early (exit 2) on a bad place, before any training
   const DeepSweep w = make_sweep(s, d);
   enforce_memory_budget(estimate_deep_memory(w), budget);
+  if (resumed && resumed->backend != "generic")
+    throw InputError("restart", "--restart: '" + ctl.restart_path + "' is a checkpoint of a two-layer run, not of --arch " + d.arch);
   if (!quiet)
     std::printf("soret net %s: %s, %zu parameters, %s, %s loss, E=%d, %llu steps, S=%d\n", soret::version,
                 w.arch->text.c_str(), w.arch->params(), w.train->describe().c_str(), to_string(w.opt.loss).c_str(),
                 w.opt.ensemble, (unsigned long long)w.opt.steps, w.opt.grad_samples);
-  const auto o = run_deep_sweep(w, quiet);
-  write_deep_sweep(out, w, o, deep_params(w, d, s));
+  std::vector<RunSpec> specs;
+  for (int B : w.batches)
+    for (double eta : w.etas) {
+      RunSpec spec;
+      spec.eta = eta;
+      spec.batch = B;
+      spec.name = run_name(eta, B);
+      specs.push_back(spec);
+    }
+  const std::vector<std::uint64_t> steps(specs.size(), w.opt.steps);
+  if (resumed) ctl.restarted_at = sweep_step(steps, resumed->deep.size(), resumed->t());
+  DeepSweepOutput o;
+  bool complete = false;
+  {
+    InterruptScope interrupt;  // SIGINT/SIGTERM: finish the block, checkpoint, partial output
+    complete = run_jobs<DeepRun>(
+        specs, steps, resumed ? resumed->deep : std::vector<DeepRun>{}, ctl,
+        [&](std::size_t i, const DeepRun* from, const BlockPlan& bp, const std::function<void(const DeepRun&)>& ck) {
+          DeepOptions op = w.opt;
+          op.resume = from;
+          op.blocks = bp;
+          op.on_checkpoint = ck;
+          return train_deep(*w.arch, *w.train, *w.eval, specs[i], op);
+        },
+        [&](const std::vector<DeepRun>& v) {
+          NetState st;
+          st.backend = "generic";
+          st.deep = v;
+          io::write_net_state(ctl.ckpath, st, ctl.ini, ctl.context);
+        },
+        [&](std::size_t, const DeepRun& r) {
+          if (quiet) return;
+          int div = 0;
+          for (auto dd : r.diverged_at) div += dd >= 0;
+          std::printf("  run %-18s %7.2f s  %9.0f network-steps/s  (records %.0f%% of thread time)  diverged %d/%d\n",
+                      r.spec.name.c_str(), r.seconds, double(w.opt.ensemble) * double(w.opt.steps) / r.seconds,
+                      100.0 * r.record_seconds / (r.seconds * (w.opt.threads > 0 ? w.opt.threads : omp_get_max_threads())),
+                      div, w.opt.ensemble);
+          std::fflush(stdout);
+        },
+        o.runs);
+  }
+  std::size_t ncomplete = 0;
+  for (const auto& r : o.runs) ncomplete += r.complete;
+  const std::uint64_t t_reached = o.runs.empty() ? 0 : o.runs.back().t_reached;
+  if (!complete) {
+    const std::string partial = io::partial_output_path(out);
+    if (!o.runs.empty() && o.runs.back().records() == 0) o.runs.pop_back();
+    write_deep_sweep(partial, w, o, deep_params(w, d, s), run_group(ctl, false, ncomplete, t_reached));
+    return report_stop(ctl, partial);
+  }
+  o.collapses = deep_collapses(w, o.runs);
+  deep_rates(w, o);
+  write_deep_sweep(out, w, o, deep_params(w, d, s), run_group(ctl, true, ncomplete, t_reached));
   if (!quiet) {
     std::fputs(deep_summary(w, o).c_str(), stdout);
+    print_checkpoints(ctl);
     std::printf("  wrote %s\n", out.c_str());
   }
   return 0;
@@ -834,12 +1043,37 @@ int net_main(int argc, char** argv) {
     ("threads", po::value<int>()->default_value(0), "OpenMP threads (0: all); results do not depend on it")
     ("out", po::value<std::string>()->default_value("soret-net.h5"), "output HDF5 file (a directory with --study)")
     ("max-memory", po::value<std::string>()->default_value("80%"), "refuse a run whose estimated memory exceeds this (bytes, K/M/G/T, or % of the machine; 0: no limit)")
+    ("density-every", po::value<long long>()->default_value(0), "records between two (V_i, b_i) density snapshots (0: a tenth of the records, which follows --steps: "
+        "give it to extend a run with --restart --steps)")
+    ("checkpoint", po::value<std::string>(), "checkpoint file (default: OUT with .checkpoint.h5; on --restart, the restart file); "
+        "when given, the state after each complete run of the sweep (and the final one) is checkpointed too, so that the run can be extended")
+    ("checkpoint-every", po::value<long long>()->default_value(0), "write the complete state every K steps of a run (a multiple of --record-every; "
+        "atomically: the previous checkpoint stays until the new one is complete); 0: only on SIGINT/SIGTERM")
+    ("stop-at", po::value<long long>()->default_value(0), "stop at step T of the sweep (its runs one after another), rounded up to a record "
+        "boundary, as on SIGTERM: checkpoint, partial output, exit status 75; continue with --restart; 0: run to the end")
+    ("restart", po::value<std::string>(), "continue the run of a checkpoint: its options are taken back (a contradicting one is "
+        "refused), --steps is the total length of each run; the output equals an uninterrupted run's")
     ("progress", po::value<std::string>()->default_value("auto"), "always | auto (on a terminal) | never; without a terminal, always prints a line per 5%")
     ("quiet,q", "no progress (unless --progress always) and no summary");
   // clang-format on
   po::variables_map vm;
   if (!parse_options(desc, argc, argv, vm)) return 0;
   const bool quiet = vm.count("quiet") > 0;
+  if (!vm["study"].defaulted())
+    for (const char* o : {"checkpoint", "checkpoint-every", "stop-at", "restart"})
+      if (vm.count(o) && !vm[o].defaulted())
+        throw InputError(o, std::string("--") + o + " is not available with --study (a study is many sweeps into a directory); "
+                                                    "run a sweep without --study to checkpoint it");
+
+  // --restart: the checkpoint's state and options (read and verified before anything else).
+  const bool restarting = vm.count("restart") > 0;
+  NetState rstate;
+  io::CheckpointHeader rhead;
+  if (restarting) {
+    const std::string rpath = vm["restart"].as<std::string>();
+    rstate = io::read_net_state(rpath, &rhead);
+    apply_stored_options(desc, vm, rhead.options, rpath, {"steps", "out", "checkpoint-every"});
+  }
 
   Study s;
   s.cfg.M = vm["inputs"].as<int>();
@@ -922,6 +1156,11 @@ int net_main(int argc, char** argv) {
   s.early = std::uint64_t(early);
   s.bootstrap = vm["bootstrap"].as<int>();
   if (s.bootstrap < 0) throw InputError("bootstrap", "--bootstrap must be >= 0");
+  {
+    const long long de = vm["density-every"].as<long long>();
+    if (de < 0) throw InputError("density-every", "--density-every must be >= 0");
+    s.opt.density_every = std::uint64_t(de);
+  }
   const std::string out = vm["out"].as<std::string>();
   const std::string study = vm["study"].as<std::string>();
   if (!study.empty() && study != "paper" && study != "deep") throw InputError("study", "--study must be 'paper' or 'deep'");
@@ -953,7 +1192,54 @@ int net_main(int argc, char** argv) {
   const double budget = parse_memory_size(vm["max-memory"].as<std::string>(), "max-memory");
   if (!generic && study.empty()) enforce_memory_budget(estimate_twolayer_memory(s), budget);
   if (study == "deep") return deep_study(s, d, out, quiet);
-  if (generic) return deep_run(s, d, out, quiet, budget);
+
+  // Checkpoints: to --checkpoint, or the restart file, or OUT.checkpoint.h5 (periodic ones, the
+  // ones after each complete run when --checkpoint is given, and the one written on a stop).
+  SweepControl ctl;
+  if (study.empty()) {
+    io::check_output_file(out, "out");
+    ctl.restarting = restarting;
+    if (restarting) ctl.restart_path = vm["restart"].as<std::string>();
+    ctl.ckpath = vm.count("checkpoint") ? vm["checkpoint"].as<std::string>()
+                 : restarting           ? ctl.restart_path
+                                        : io::default_checkpoint_path(out);
+    io::check_output_file(ctl.ckpath, "checkpoint");
+    if (ctl.ckpath == out) throw InputError("checkpoint", "--checkpoint: the checkpoint and --out must be different files");
+    const long long ce = vm["checkpoint-every"].as<long long>(), sa = vm["stop-at"].as<long long>();
+    if (ce < 0) throw InputError("checkpoint-every", "--checkpoint-every must be >= 0");
+    if (ce % K != 0)
+      throw InputError("checkpoint-every", "--checkpoint-every must be a multiple of --record-every (" + std::to_string(K) +
+                                               "): checkpoints fall on record boundaries");
+    if (sa < 0) throw InputError("stop-at", "--stop-at must be >= 0");
+    ctl.every = std::uint64_t(ce);
+    ctl.stop_at = std::uint64_t(sa);
+    ctl.checkpoint_runs = vm.count("checkpoint") > 0 || ce > 0;
+    OptionRecord record;
+    record_options(record, vm, {"arch", "kernel", "stride", "classes", "data-dir", "split", "grad-samples", "sampler",
+                                "inputs", "hidden", "data", "labels", "loss", "eta", "batch", "ensemble", "steps",
+                                "record-every", "init", "train-size", "probe", "grid-v", "grid-b", "compare", "full-batch",
+                                "early", "bootstrap", "seed", "density-every", "out", "checkpoint-every"});
+    ctl.ini = record.ini();
+    ctl.context = generic ? "backend = generic" : "backend = twolayer";
+    if (restarting && rstate.backend != (generic ? "generic" : "twolayer"))
+      throw InputError("restart", "--restart: '" + ctl.restart_path + "' is a checkpoint of a " +
+                                      (rstate.backend == "generic" ? "generic-backend (--arch fc/conv)" : "two-layer") +
+                                      " run; this run is " + (generic ? "--arch " + arch_name : "two-layer"));
+  }
+  // --stop-at counts the steps of the whole sweep: it must lie inside it, and after the checkpoint.
+  auto check_stop = [&](const std::vector<std::uint64_t>& steps, std::uint64_t restarted_at) {
+    std::uint64_t total = 0;
+    for (auto x : steps) total += x;
+    if (ctl.stop_at > 0 && ctl.stop_at >= total)
+      throw InputError("stop-at", "--stop-at must be below the sweep's length (" + std::to_string(total) + " steps: its runs one after another)");
+    if (ctl.stop_at > 0 && restarting && ctl.stop_at <= restarted_at)
+      throw InputError("stop-at", "--stop-at: the checkpoint is at step " + std::to_string(restarted_at) + " of the sweep already");
+  };
+  if (generic) {
+    std::vector<std::uint64_t> steps(s.etas.size() * s.batches.size(), s.opt.steps);
+    check_stop(steps, restarting ? sweep_step(steps, rstate.deep.size(), rstate.t()) : 0);
+    return deep_run(s, d, out, quiet, budget, ctl, restarting ? &rstate : nullptr);
+  }
 
   auto params = [&](const Study& st) {
     const std::vector<double> etas = st.etas;
@@ -971,17 +1257,61 @@ int net_main(int argc, char** argv) {
   };
 
   if (study.empty()) {
-    io::check_output_file(out, "out");  // fail early (exit 2) on a bad place, before any training
+    const auto jobs = study_jobs(s);
+    std::vector<RunSpec> specs;
+    std::vector<std::uint64_t> steps;
+    for (const auto& j : jobs) {
+      specs.push_back(j.spec);
+      steps.push_back(j.opt.steps);
+    }
+    if (restarting) ctl.restarted_at = sweep_step(steps, rstate.runs.size(), rstate.t());
+    check_stop(steps, ctl.restarted_at);
     if (!quiet) {
       std::printf("soret net %s: M=%d N=%d, %s data, %s labels, %s loss, E=%d, %llu steps\n", soret::version, s.cfg.M,
                   s.cfg.N, to_string(s.cfg.data).c_str(), to_string(s.cfg.labels).c_str(),
                   to_string(s.cfg.loss).c_str(), s.opt.ensemble, (unsigned long long)s.opt.steps);
-      print_estimate("  size", s, estimate(s));
+      if (!restarting) print_estimate("  size", s, estimate(s));
     }
-    const auto o = run_study(s, quiet);
-    write_study(out, s, o, params(s));
+    StudyOutput o;
+    bool complete = false;
+    {
+      InterruptScope interrupt;  // SIGINT/SIGTERM: finish the block, checkpoint, partial output
+      complete = run_jobs<RunResult>(
+          specs, steps, rstate.runs, ctl,
+          [&](std::size_t i, const RunResult* from, const BlockPlan& bp, const std::function<void(const RunResult&)>& ck) {
+            TrainOptions op = jobs[i].opt;
+            op.resume = from;
+            op.blocks = bp;
+            op.on_checkpoint = ck;
+            return train(s.cfg, jobs[i].spec, op);
+          },
+          [&](const std::vector<RunResult>& v) {
+            NetState st;
+            st.backend = "twolayer";
+            st.runs = v;
+            io::write_net_state(ctl.ckpath, st, ctl.ini, ctl.context);
+          },
+          [&](std::size_t i, const RunResult& r) {
+            if (jobs[i].spec.mode == Mode::sgd) warn_if_all_diverged(jobs[i].spec.name, r.diverged_at);
+            if (!quiet) print_run(jobs[i], r);
+          },
+          o.runs);
+    }
+    std::size_t ncomplete = 0;
+    for (const auto& r : o.runs) ncomplete += r.complete;
+    const std::uint64_t t_reached = o.runs.empty() ? 0 : o.runs.back().t_reached;
+    if (!complete) {
+      const std::string partial = io::partial_output_path(out);
+      if (!o.runs.empty() && o.runs.back().records() == 0) o.runs.pop_back();
+      for (const auto& r : o.runs) o.runaway.push_back(runaway_at(r, kRunawayFactor));
+      write_study(partial, s, o, params(s), run_group(ctl, false, ncomplete, t_reached));
+      return report_stop(ctl, partial);
+    }
+    analyse_study(s, o);
+    write_study(out, s, o, params(s), run_group(ctl, true, ncomplete, t_reached));
     if (!quiet) {
       std::fputs(summary(o).c_str(), stdout);
+      print_checkpoints(ctl);
       std::printf("  wrote %s\n", out.c_str());
     }
     return 0;

@@ -28,7 +28,7 @@ std::string join(const std::vector<std::string>& v) {
 }  // namespace
 
 void write_deep_sweep(const std::string& path, const net::DeepSweep& s, const net::DeepSweepOutput& o,
-                      const std::vector<Parameter>& params) {
+                      const std::vector<Parameter>& params, const std::function<void(hid_t)>& extra) {
   h5::AtomicFile file(path);
   write_h5md_header(file.id(), "net");
   {
@@ -174,6 +174,7 @@ void write_deep_sweep(const std::string& path, const net::DeepSweep& s, const ne
     h5::attr(g, "points", std::int64_t(p.points));
     h5::attr(g, "unresolved", std::int64_t(p.unresolved()));
   }
+  if (extra) extra(file.id());
   file.commit();
 }
 

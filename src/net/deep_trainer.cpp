@@ -11,6 +11,7 @@
 #include "soret/common/omp_guard.hpp"
 #include "soret/common/error.hpp"
 #include "soret/common/progress.hpp"
+#include "soret/common/interrupt.hpp"
 
 namespace soret::net {
 
@@ -86,10 +87,61 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
   res.diverged_at.assign(E, -1);
   res.final_params.assign(size_t(E) * P, kNaN);
 
-  Progress progress("net " + spec.name, std::uint64_t(E), opt.progress);
+  // Resume: the state of this run at step t_start (the records before t_start, the parameters at
+  // t_start). Between blocks the parameters of the live networks wait in `cur`.
+  const DeepRun* from = opt.resume;
+  std::uint64_t t_start = 0;
+  std::vector<double> cur(size_t(E) * P, kNaN);
+  if (from) {
+    auto bad = [&](const std::string& what) {
+      throw InputError("restart", "--restart: the checkpoint's run " + spec.name + " " + what);
+    };
+    t_start = from->t_reached;
+    if (t_start > T) bad("is at step " + std::to_string(t_start) + ", beyond --steps " + std::to_string(T));
+    const size_t rows = from->records();
+    const size_t keep = t_start == T ? R : size_t((t_start + K - 1) / K);  // (the record at t_start is made again)
+    if (rows != keep && !(t_start < T && t_start % K == 0 && rows == t_start / K + 1))
+      bad("has " + std::to_string(rows) + " records at step " + std::to_string(t_start));
+    if (from->diverged_at.size() != size_t(E) || from->final_params.size() != size_t(E) * P || from->rec.networks() != size_t(E))
+      bad("has parameters of another ensemble size or architecture");
+    for (size_t r = 0; r < keep; ++r)
+      if (from->t[r] != res.t[r]) bad("has other record times");
+    if (from->rec.columns().size() != res.rec.columns().size()) bad("has other record columns");
+    for (size_t k = 0; k < res.rec.columns().size(); ++k) {
+      const auto& a = from->rec.columns()[k];
+      const auto& b = res.rec.columns()[k];
+      if (a.name != b.name || a.labels != b.labels || a.v.size() != rows * E * b.width()) bad("has another column " + b.name);
+    }
+    res.rec.copy_rows(from->rec, keep);
+    res.diverged_at = from->diverged_at;
+    for (auto d : res.diverged_at)
+      if (d < -1 || d > std::int64_t(t_start)) bad("has a divergence step outside [0, t]");
+    cur = from->final_params;
+  }
+
+  Progress progress("net " + spec.name, std::uint64_t(E) * (T - t_start), opt.progress);
   std::uint64_t done = 0;
   double rec_secs = 0;
   const auto start = std::chrono::steady_clock::now();
+
+  // The run's result at step tr: the records before tr (all of them at the end), the parameters at tr.
+  auto assemble = [&](std::uint64_t tr) {
+    DeepRun out;
+    out.spec = spec;
+    const size_t rows = tr == T ? R : size_t((tr + K - 1) / K);
+    out.t.assign(res.t.begin(), res.t.begin() + std::ptrdiff_t(rows));
+    out.rec = res.rec;
+    out.rec.keep_rows(rows);
+    out.diverged_at = res.diverged_at;
+    out.final_params = cur;
+    for (int e = 0; e < E; ++e)
+      if (out.diverged_at[e] >= 0) std::fill_n(out.final_params.begin() + std::ptrdiff_t(size_t(e) * P), P, kNaN);
+    out.t_reached = tr;
+    out.complete = tr == T;
+    out.seconds = (from ? from->seconds : 0.0) + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    out.record_seconds = (from ? from->record_seconds : 0.0) + rec_secs;
+    return out;
+  };
 
   // (OpenBLAS's OpenMP build runs single-threaded when called inside an OpenMP parallel region)
   bool in_place = true;  // batched SGD steps inside the backward pass (not with strided convolutions)
@@ -97,6 +149,13 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
     if (l.kind == LayerKind::conv2d && l.stride != 1) in_place = false;
   const int chunk = std::max(1, std::min(S, 64));  // record samples per batched pass
 
+  // The run goes by blocks of steps [t0, t1) (net/state.hpp); a network's parameters wait in `cur`
+  // between blocks, and every random draw is keyed on the absolute step: blocking changes no number.
+  std::uint64_t t0 = t_start;
+  bool first = true;  // (a run of 0 steps still makes its record at step 0)
+  while (t0 < T || (first && T == 0 && !from)) {
+  first = false;
+  const std::uint64_t t1 = block_end(opt.blocks, t0, T, K);
   // Exceptions are caught per thread and rethrown once after the region (common/omp_guard.hpp);
   // networks are handed out by a counter (as schedule(dynamic, 1) did), so a thread that fails in
   // its set-up cannot leave the others waiting at a worksharing barrier.
@@ -180,10 +239,12 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
     };
 
     for (int e = 0; (e = next_network.fetch_add(1)) < E && !guard.failed();) {
-      if (opt.init.kind == Init::Kind::pytorch) init_pytorch(a, opt.seed, std::uint64_t(e), p.data());
+      if (res.diverged_at[e] >= 0) continue;  // diverged in an earlier block
+      if (t0 > 0) std::copy_n(cur.begin() + std::ptrdiff_t(size_t(e) * P), P, p.begin());
+      else if (opt.init.kind == Init::Kind::pytorch) init_pytorch(a, opt.seed, std::uint64_t(e), p.data());
       else init_gaussian(a, opt.init.sw, opt.init.sb, opt.init.sv, opt.seed, std::uint64_t(e), p.data());
       std::int64_t dead = -1;
-      for (std::uint64_t t = 0; t < T; ++t) {
+      for (std::uint64_t t = t0; t < t1; ++t) {
         if (t % K == 0) {
           record(e, t / K);
           double mx = 0, sq = 0;
@@ -229,7 +290,7 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
 #pragma omp simd
         for (size_t i = 0; i < P; ++i) pp[i] -= eta * gg[i];
       }
-      if (dead < 0 && T % K == 0) {
+      if (dead < 0 && t1 == T && T % K == 0) {
         record(e, T / K);
         double mx = 0, sq = 0;
         for (double v : p) { mx = std::max(mx, std::abs(v)); sq += v * v; }
@@ -239,20 +300,23 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
         res.diverged_at[e] = dead;
         res.rec.invalidate(size_t(e), size_t(dead / std::int64_t(K)));
       } else {
-        std::copy(p.begin(), p.end(), res.final_params.begin() + std::ptrdiff_t(size_t(e) * P));
+        std::copy(p.begin(), p.end(), cur.begin() + std::ptrdiff_t(size_t(e) * P));
       }
 #pragma omp critical
       {
-        ++done;
-        progress.update(done, double(done) * double(T));
+        done += t1 - t0;
+        progress.update(done, double(done));
       }
     }
   });
   guard.rethrow();
+  t0 = t1;
+  if (t0 >= T) break;
+  if ((opt.blocks.stop_at > 0 && t0 >= opt.blocks.stop_at) || (opt.blocks.stop_on_interrupt && interrupt_requested())) break;
+  if (opt.blocks.checkpoint_every > 0 && t0 % opt.blocks.checkpoint_every == 0 && opt.on_checkpoint) opt.on_checkpoint(assemble(t0));
+  }
   progress.finish();
-  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  res.record_seconds = rec_secs;
-  return res;
+  return assemble(t0);
 }
 
 }  // namespace soret::net

@@ -1,5 +1,6 @@
 #include "soret/net/recorder.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 
@@ -38,6 +39,19 @@ void Recorder::invalidate(std::size_t e, std::size_t from_record) {
     const std::size_t w = c.width();
     for (std::size_t r = from_record; r < R_; ++r)
       for (std::size_t j = 0; j < w; ++j) c.v[(r * E_ + e) * w + j] = std::numeric_limits<double>::quiet_NaN();
+  }
+}
+
+void Recorder::keep_rows(std::size_t rows) {
+  if (rows > R_) rows = R_;
+  for (auto& c : cols_) c.v.resize(rows * E_ * c.width());
+  R_ = rows;
+}
+
+void Recorder::copy_rows(const Recorder& o, std::size_t rows) {
+  for (std::size_t k = 0; k < cols_.size() && k < o.cols_.size(); ++k) {
+    const std::size_t n = std::min({rows * E_ * cols_[k].width(), o.cols_[k].v.size(), cols_[k].v.size()});
+    std::copy_n(o.cols_[k].v.begin(), n, cols_[k].v.begin());
   }
 }
 

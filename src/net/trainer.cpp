@@ -8,7 +8,10 @@
 #include <cmath>
 #include <limits>
 #include <span>
+#include <tuple>
 
+#include "soret/common/error.hpp"
+#include "soret/common/interrupt.hpp"
 #include "soret/common/omp_guard.hpp"
 #include "soret/walk/boundary.hpp"
 #include "soret/common/progress.hpp"
@@ -64,6 +67,22 @@ struct FieldAcc {
 
 }  // namespace
 
+std::uint64_t block_end(const BlockPlan& p, std::uint64_t t0, std::uint64_t T, std::uint64_t K) {
+  K = std::max<std::uint64_t>(1, K);
+  auto up = [K](std::uint64_t x) { return (x + K - 1) / K * K; };
+  std::uint64_t t1 = t0 + std::max<std::uint64_t>(K, up(p.block > 0 ? p.block : 256));
+  if (p.checkpoint_every > 0) t1 = std::min(t1, (t0 / p.checkpoint_every + 1) * p.checkpoint_every);
+  if (p.stop_at > t0) t1 = std::min(t1, up(p.stop_at));
+  return std::min(t1, T);
+}
+
+std::vector<std::pair<std::string, std::vector<double>*>> RunResult::columns() {
+  return {{"activation_rate", &activation_rate}, {"v_norm", &v_norm}, {"bias_mean", &bias_mean},
+          {"bias_std", &bias_std}, {"w_norm", &w_norm}, {"loss", &loss}, {"p_mean", &p_mean},
+          {"grad_var_v", &grad_var_v}, {"grad_var_b", &grad_var_b}, {"grad_var_w", &grad_var_w}, {"c2", &c2},
+          {"eq27_b_drift", &eq27_b_drift}, {"eq27_v2_drift", &eq27_v2_drift}, {"probe_activation", &probe_activation}};
+}
+
 RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt) {
   const int M = c.M, N = c.N, E = opt.ensemble, P = (c.N + 7) / 8 * 8;
   const std::uint64_t T = opt.steps, K = std::max<std::uint64_t>(1, opt.record_every);
@@ -96,6 +115,60 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
   const size_t PG = size_t(N) * M + (c.biases() ? size_t(N) : 0) + size_t(N);  // Architecture::twolayer params
   res.final_params.assign(size_t(E) * PG, kNaN);
 
+  // Resume: the state of this run at step t_start (rows before t_start/K complete, the fields so
+  // far, the parameters at t_start). Shapes checked here too (io/net_state.cpp checks the file).
+  const RunResult* from = opt.resume;
+  std::uint64_t t_start = 0;
+  std::vector<std::uint64_t> base_density, base_cv_plus, base_cv_minus, base_cb_plus, base_cb_minus;
+  if (from) {
+    auto bad = [&](const std::string& what) {
+      throw InputError("restart", "--restart: the checkpoint's run " + spec.name + " " + what);
+    };
+    t_start = from->t_reached;
+    const size_t rows = from->records();
+    if (t_start > T) bad("is at step " + std::to_string(t_start) + ", beyond --steps " + std::to_string(T));
+    if (t_start % K != 0 && t_start != T)
+      bad("ends with a partial record window (step " + std::to_string(t_start) + " is not a multiple of --record-every); it cannot be continued");
+    if (rows != (t_start == T ? R : t_start / K)) bad("has " + std::to_string(rows) + " records at step " + std::to_string(t_start));
+    if (from->diverged_at.size() != size_t(E) || from->final_W.size() != size_t(E) * N * M ||
+        from->final_b.size() != size_t(E) * N || from->final_V.size() != size_t(E) * N)
+      bad("has parameters of another ensemble size or architecture");
+    for (size_t r = 0; r < rows; ++r)
+      if (from->t[r] != res.t[r]) bad("has other record times");
+    auto src = const_cast<RunResult*>(from)->columns();
+    auto dst = res.columns();
+    for (size_t k = 0; k < dst.size(); ++k) {
+      if (dst[k].second->empty()) continue;
+      if (src[k].second->size() != rows * E) bad("has a column " + src[k].first + " of another shape");
+      std::copy(src[k].second->begin(), src[k].second->end(), dst[k].second->begin());
+    }
+    res.diverged_at = from->diverged_at;
+    for (auto d : res.diverged_at)
+      if (d < -1 || d > std::int64_t(t_start)) bad("has a divergence step outside [0, t]");
+    res.final_W = from->final_W;
+    res.final_b = from->final_b;
+    res.final_V = from->final_V;
+    if (grid_on) {
+      size_t n = 0;
+      while (n < dens_rec.size() && dens_rec[n] < rows) ++n;
+      if (from->density_t.size() != n) bad("has another schedule of density snapshots: --density-every 0 (a tenth of the records) follows --steps; to extend a run, give --density-every to its first part");
+      for (size_t k = 0; k < n; ++k)
+        if (from->density_t[k] != dens_rec[k] * K) bad("has another schedule of density snapshots: --density-every 0 (a tenth of the records) follows --steps; to extend a run, give --density-every to its first part");
+      if (from->density.size() != n * lv.bins * lb.bins || from->cross_v_plus.size() != rows * fv ||
+          from->cross_v_minus.size() != rows * fv || from->cross_b_plus.size() != rows * fb || from->cross_b_minus.size() != rows * fb)
+        bad("has parameter-space fields of another shape");
+      base_density.assign(dens_rec.size() * lv.bins * lb.bins, 0);
+      std::copy(from->density.begin(), from->density.end(), base_density.begin());
+      for (auto [b, v, f] : {std::tuple{&base_cv_plus, &from->cross_v_plus, fv}, std::tuple{&base_cv_minus, &from->cross_v_minus, fv},
+                             std::tuple{&base_cb_plus, &from->cross_b_plus, fb}, std::tuple{&base_cb_minus, &from->cross_b_minus, fb}}) {
+        b->assign(R * f, 0);
+        std::copy(v->begin(), v->end(), b->begin());
+      }
+    } else if (!from->density.empty() || !from->cross_v_plus.empty()) {
+      bad("has parameter-space fields (another --grid-v/--grid-b)");
+    }
+  }
+
   DataSource data(c, opt.seed);
   std::vector<double> probe_x(size_t(std::max(opt.probe, 0)) * M);
   for (int k = 0; k < opt.probe; ++k) data.probe(k, &probe_x[size_t(k) * M]);
@@ -109,10 +182,77 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
     f.dbm = f.dbp;
   }
 
-  Progress progress("net " + spec.name, std::uint64_t(E), opt.progress);
+  Progress progress("net " + spec.name, std::uint64_t(E) * (T - t_start), opt.progress);
   std::uint64_t done = 0;
   const auto start = std::chrono::steady_clock::now();
 
+  // The run's result at step tr (the end, or a block boundary: its state, with the records complete
+  // at tr). The fields are integer sums (over threads, and with the resumed state's): exact.
+  auto assemble = [&](std::uint64_t tr) {
+    RunResult out;
+    out.spec = spec;
+    const size_t rows = tr == T ? R : tr / K;
+    out.t.assign(res.t.begin(), res.t.begin() + std::ptrdiff_t(rows));
+    auto src = res.columns();
+    auto dst = out.columns();
+    for (size_t k = 0; k < src.size(); ++k)
+      if (!src[k].second->empty()) dst[k].second->assign(src[k].second->begin(), src[k].second->begin() + std::ptrdiff_t(rows * E));
+    out.diverged_at = res.diverged_at;
+    out.final_W = res.final_W;
+    out.final_b = res.final_b;
+    out.final_V = res.final_V;
+    out.final_params.assign(size_t(E) * PG, kNaN);
+    for (int e = 0; e < E; ++e) {  // the same parameters in the generic backend's block layout (W row-major, b if any, V)
+      double* q = &out.final_params[size_t(e) * PG];
+      for (size_t i = 0; i < size_t(N) * M; ++i) *q++ = out.final_W[size_t(e) * N * M + i];
+      if (c.biases())
+        for (int i = 0; i < N; ++i) *q++ = out.final_b[size_t(e) * N + i];
+      for (int i = 0; i < N; ++i) *q++ = out.final_V[size_t(e) * N + i];
+    }
+    if (grid_on) {
+      FieldAcc tot = facc[0];
+      for (int th = 1; th < threads; ++th) {
+        for (size_t i = 0; i < tot.density.size(); ++i) tot.density[i] += facc[th].density[i];
+        for (size_t i = 0; i < tot.dvp.size(); ++i) { tot.dvp[i] += facc[th].dvp[i]; tot.dvm[i] += facc[th].dvm[i]; }
+        for (size_t i = 0; i < tot.dbp.size(); ++i) { tot.dbp[i] += facc[th].dbp[i]; tot.dbm[i] += facc[th].dbm[i]; }
+      }
+      const size_t cells = size_t(lv.bins) * lb.bins;
+      for (size_t k = 0; k < dens_rec.size() && dens_rec[k] < rows; ++k) {
+        out.density_t.push_back(dens_rec[k] * K);
+        for (size_t i = 0; i < cells; ++i)
+          out.density.push_back(tot.density[k * cells + i] + (base_density.empty() ? 0 : base_density[k * cells + i]));
+      }
+      auto prefix = [&](const std::vector<std::int64_t>& d, int f, const std::vector<std::uint64_t>& base) {
+        std::vector<std::uint64_t> o(rows * f);
+        for (std::uint64_t r = 0; r < rows; ++r) {
+          std::int64_t s = 0;
+          for (int k = 0; k < f; ++k) {
+            s += d[r * (f + 1) + k];
+            o[r * f + k] = std::uint64_t(s) + (base.empty() ? 0 : base[r * f + k]);
+          }
+        }
+        return o;
+      };
+      out.cross_v_plus = prefix(tot.dvp, fv, base_cv_plus);
+      out.cross_v_minus = prefix(tot.dvm, fv, base_cv_minus);
+      out.cross_b_plus = prefix(tot.dbp, fb, base_cb_plus);
+      out.cross_b_minus = prefix(tot.dbm, fb, base_cb_minus);
+    }
+    out.t_reached = tr;
+    out.complete = tr == T;
+    out.seconds = (from ? from->seconds : 0.0) + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return out;
+  };
+
+  // The run goes by blocks of steps [t0, t1) between record boundaries (net/state.hpp): each
+  // network is trained through the block in one go by one thread (its parameters stay in cache);
+  // between blocks its parameters wait in final_W/b/V. At a block's end the run may write a
+  // checkpoint or stop; a network resumed at t0 recomputes exactly what the uninterrupted loop
+  // carried over (the batch of step t0, its forward pass, the cells, |W_i|, the record at t0).
+  // The result of the blocks is the result of one block: blocking changes no number.
+  std::uint64_t t0 = t_start;
+  while (t0 < T) {
+  const std::uint64_t t1 = block_end(opt.blocks, t0, T, K);
   // Exceptions are caught per thread and rethrown once after the region (common/omp_guard.hpp);
   // networks are handed out by a counter (as schedule(dynamic, 1) did), so a thread that fails in
   // its set-up cannot leave the others waiting at a worksharing barrier.
@@ -138,9 +278,16 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
     std::vector<std::int64_t> cv0(N), cv1(N), cb0(N), cb1(N);
 
     for (int e = 0; (e = next_network.fetch_add(1)) < E && !guard.failed();) {
+      if (res.diverged_at[e] >= 0) continue;  // diverged in an earlier block: its parameters stay
       // W is kept column-major (W[j*N + i] = W_ij): the forward pass and the rank-B update are then
       // axpy's over the N units, with no horizontal reductions.
-      init_network(c, opt.seed, std::uint64_t(e), Params{Winit.data(), b.data(), V.data()});
+      if (t0 == 0) {
+        init_network(c, opt.seed, std::uint64_t(e), Params{Winit.data(), b.data(), V.data()});
+      } else {  // the parameters at t0, from the previous block (or the resumed state)
+        std::copy_n(&res.final_W[size_t(e) * N * M], size_t(N) * M, Winit.begin());
+        std::copy_n(&res.final_b[size_t(e) * N], N, b.begin());
+        std::copy_n(&res.final_V[size_t(e) * N], N, V.begin());
+      }
       for (int i = 0; i < N; ++i)
         for (int j = 0; j < M; ++j) W[size_t(j) * P + i] = Winit[size_t(i) * M + j];
       // Full-batch GD on a fixed training set uses every example exactly once per step.
@@ -164,7 +311,7 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
         }
         for (auto& v : out) v = std::sqrt(v);
       };
-      load(0, X, Y);
+      load(t0, X, Y);
       forward(X, H);
       for (int i = 0; i < N; ++i) { cv0[i] = lv.cell(V[i]); cb0[i] = lb.cell(b[i]); }
       // Window sums.
@@ -275,8 +422,8 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
       };
 
       have_next = false;  // nothing carried over from the previous network of this thread
-      record_params(0);
-      for (std::uint64_t t = 0; t < T && !dead; ++t) {
+      record_params(t0 / K);
+      for (std::uint64_t t = t0; t < t1 && !dead; ++t) {
         const std::uint64_t r = t / K;
         // Forward (H given), loss, output error.
         double act = 0;
@@ -330,7 +477,7 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
         s_gv += ngv; s_gb += ngb; s_gw += ngw;
         ++w_steps;
         // Next batch, then the fused update of step t and forward pass of step t+1.
-        const bool more = t + 1 < T;
+        const bool more = t + 1 < t1;
         if (more) load(t + 1, Xn, Yn);
         for (int i = 0; i < N; ++i) {
           if (c.biases()) b[i] -= eta * gb[i];
@@ -383,7 +530,7 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
           double sq = win_sq, mx = win_mx;
           for (int i = 0; i < N; ++i) { sq += V[i] * V[i] + b[i] * b[i]; mx = std::max({mx, V[i] * V[i], b[i] * b[i]}); }
           if (!std::isfinite(sq) || !(mx < opt.blowup * opt.blowup)) { dead = true; res.diverged_at[e] = std::int64_t(t + 1); break; }
-          if (t + 1 < T) record_params(r + 1);
+          if (t + 1 < t1) record_params(r + 1);
         }
       }
       if (dead) {
@@ -400,48 +547,21 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
         res.final_b[size_t(e) * N + i] = b[i];
         res.final_V[size_t(e) * N + i] = V[i];
       }
-      {  // the same parameters in the generic backend's block layout (W row-major, b if any, V)
-        double* q = &res.final_params[size_t(e) * PG];
-        for (int i = 0; i < N; ++i)
-          for (int j = 0; j < M; ++j) *q++ = W[size_t(j) * P + i];
-        if (c.biases())
-          for (int i = 0; i < N; ++i) *q++ = b[i];
-        for (int i = 0; i < N; ++i) *q++ = V[i];
-      }
 #pragma omp critical
       {
-        ++done;
-        progress.update(done, double(done) * double(T));
+        done += t1 - t0;
+        progress.update(done, double(done));
       }
     }
   });
   guard.rethrow();
-  progress.finish();
-  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
-  if (grid_on) {
-    FieldAcc tot = facc[0];
-    for (int th = 1; th < threads; ++th) {
-      for (size_t i = 0; i < tot.density.size(); ++i) tot.density[i] += facc[th].density[i];
-      for (size_t i = 0; i < tot.dvp.size(); ++i) { tot.dvp[i] += facc[th].dvp[i]; tot.dvm[i] += facc[th].dvm[i]; }
-      for (size_t i = 0; i < tot.dbp.size(); ++i) { tot.dbp[i] += facc[th].dbp[i]; tot.dbm[i] += facc[th].dbm[i]; }
-    }
-    for (auto r : dens_rec) res.density_t.push_back(r * K);
-    res.density = tot.density;
-    auto prefix = [](const std::vector<std::int64_t>& d, std::uint64_t R_, int f) {
-      std::vector<std::uint64_t> out(R_ * f);
-      for (std::uint64_t r = 0; r < R_; ++r) {
-        std::int64_t s = 0;
-        for (int k = 0; k < f; ++k) { s += d[r * (f + 1) + k]; out[r * f + k] = std::uint64_t(s); }
-      }
-      return out;
-    };
-    res.cross_v_plus = prefix(tot.dvp, R, fv);
-    res.cross_v_minus = prefix(tot.dvm, R, fv);
-    res.cross_b_plus = prefix(tot.dbp, R, fb);
-    res.cross_b_minus = prefix(tot.dbm, R, fb);
+  t0 = t1;
+  if (t0 >= T) break;
+  if ((opt.blocks.stop_at > 0 && t0 >= opt.blocks.stop_at) || (opt.blocks.stop_on_interrupt && interrupt_requested())) break;
+  if (opt.blocks.checkpoint_every > 0 && t0 % opt.blocks.checkpoint_every == 0 && opt.on_checkpoint) opt.on_checkpoint(assemble(t0));
   }
-  return res;
+  progress.finish();
+  return assemble(t0);
 }
 
 }  // namespace soret::net

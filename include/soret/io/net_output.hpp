@@ -2,6 +2,7 @@
 // The HDF5 file of a generic-backend `soret net` sweep (schema: docs/hdf5-schema.md, "soret net
 // --arch"): /parameters, /architecture, one /runs/<name> group per (eta, |B|) whose datasets are
 // the recorder's named columns, and /scaling/collapse.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,8 @@ namespace soret {
 void write_columns(hid_t g, const net::Recorder& rec);
 
 /// Writes a whole sweep to `path` atomically (no file under that name unless it succeeds).
+/// `extra`, when given, adds to the file before it is committed (the CLI's /run group).
 void write_deep_sweep(const std::string& path, const net::DeepSweep& s, const net::DeepSweepOutput& o,
-                      const std::vector<Parameter>& params);
+                      const std::vector<Parameter>& params, const std::function<void(hid_t)>& extra = {});
 
 }  // namespace soret

@@ -21,6 +21,8 @@
 
 namespace soret::net {
 
+struct DeepRun;
+
 struct DeepOptions {
   int ensemble = 16;
   std::uint64_t steps = 1000;
@@ -38,6 +40,10 @@ struct DeepOptions {
   bool blas = true;        ///< batched Dense products by OpenBLAS (false: hand-written loops)
   ConvImpl conv = default_conv_impl();  ///< how convolutions are computed (layers.hpp)
   Init init;               ///< pytorch (default) or gaussian (init_gaussian(): per-layer scales)
+  // Checkpoint and restart (net/state.hpp), as TrainOptions.
+  const DeepRun* resume = nullptr;
+  BlockPlan blocks;
+  std::function<void(const DeepRun&)> on_checkpoint;
 };
 
 struct DeepRun {
@@ -48,6 +54,11 @@ struct DeepRun {
   std::vector<double> final_params;       ///< networks x params, laid out by Architecture::blocks
   double seconds = 0;                     ///< wall time of the run
   double record_seconds = 0;              ///< summed over threads: time spent in the records
+  /// Step reached: steps for a complete run; for a stopped one (and a checkpoint's state) a record
+  /// boundary t, with the records before t (rows [0, t/K); the record at t is made by the run that
+  /// continues) and final_params = the parameters at t (NaN for a diverged network).
+  std::uint64_t t_reached = 0;
+  bool complete = true;
   std::size_t records() const { return t.size(); }
 };
 

@@ -32,6 +32,12 @@ class Recorder {
   /// Sets every column of network e to NaN from record r on (a diverged network).
   void invalidate(std::size_t e, std::size_t from_record);
   const std::vector<Column>& columns() const { return cols_; }
+  /// Keeps the first `rows` records (fewer records: the state of a run at a step).
+  void keep_rows(std::size_t rows);
+  /// Copies the first `rows` records of every column of `o` (same columns and networks).
+  void copy_rows(const Recorder& o, std::size_t rows);
+  /// Sets the values of column c (records x networks x width; a reader's).
+  void set_values(int c, std::vector<double> v) { cols_[c].v = std::move(v); }
   std::size_t records() const { return R_; }
   std::size_t networks() const { return E_; }
 

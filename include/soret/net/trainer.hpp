@@ -6,6 +6,7 @@
 // per step). Networks are independent and use counter-based streams, so results do not depend on
 // the thread count.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,19 @@
 namespace soret::net {
 
 enum class Mode { sgd, full_batch, frozen_v };
+
+/// Where a resumable run stops and what it does at its block boundaries (two-layer and deep).
+struct BlockPlan {
+  std::uint64_t checkpoint_every = 0;  ///< steps between periodic checkpoints (a multiple of K; 0: none)
+  std::uint64_t stop_at = 0;           ///< stop at the first record boundary >= this step (0: none)
+  std::uint64_t block = 0;             ///< steps per block between two polls of the interrupt flag (0: automatic)
+  bool stop_on_interrupt = false;      ///< stop at the end of the block on SIGINT/SIGTERM (common/interrupt.hpp)
+};
+
+/// The end of the block that begins at t0 (a record boundary): the first of t0 + block, the next
+/// periodic checkpoint, the stop, and T; every one a record boundary (or T).
+std::uint64_t block_end(const BlockPlan& p, std::uint64_t t0, std::uint64_t T, std::uint64_t K);
+
 
 /// One training configuration of a sweep.
 struct RunSpec {
@@ -24,6 +38,8 @@ struct RunSpec {
                           ///< training set); frozen_v: SGD with the second layer held fixed
   int full_batch = 1024;
 };
+
+struct RunResult;
 
 struct TrainOptions {
   int ensemble = 64;
@@ -38,6 +54,11 @@ struct TrainOptions {
   double v_lo = -1, v_hi = 1, b_lo = -1, b_hi = 1;
   std::uint64_t density_every = 0;  ///< records between density snapshots (0: 10 snapshots in all)
   double blowup = 1e6;              ///< |parameter| above this (or a non-finite loss) = divergence
+  // Checkpoint and restart (net/state.hpp): continue from `resume` (a state of this run at a record
+  // boundary), stop where `blocks` says, call on_checkpoint with the state at each periodic checkpoint.
+  const RunResult* resume = nullptr;
+  BlockPlan blocks;
+  std::function<void(const RunResult&)> on_checkpoint;
 };
 
 /// Per-network records (records x networks, row-major) and the parameter-space fields.
@@ -62,7 +83,13 @@ struct RunResult {
   /// Architecture::twolayer: dense0.weight (W), dense0.bias (b, with biases), dense1.weight (V).
   std::vector<double> final_params;
   double seconds = 0;
+  /// Step reached: steps for a complete run; for a stopped one (and a checkpoint's state) a record
+  /// boundary, records() = t_reached / K, final_* = the parameters at t_reached.
+  std::uint64_t t_reached = 0;
+  bool complete = true;
   std::size_t records() const { return t.size(); }
+  /// The records x networks columns by name (for the state's reader and writer).
+  std::vector<std::pair<std::string, std::vector<double>*>> columns();
 };
 
 RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt);

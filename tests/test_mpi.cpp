@@ -1,12 +1,14 @@
 // MPI ranks (issue 11; only in a build with -DSORET_MPI=ON): `mpirun -np K soret walk ...` writes
 // the file a single process writes — every dataset bit for bit — for K = 1, 2, 3 (oversubscribed
 // on a 2-core machine), 1-D and 2-D, periodic and absorbing, the general integrator with step
-// statistics and moments; stopped and restarted under ranks; bad input gives one line, exit 2.
+// statistics and moments; stopped and restarted under ranks; `soret check` on 2 ranks gives the
+// single-process report; bad input gives one line, exit 2.
 #include <doctest/doctest.h>
 
 #ifdef SORET_HAVE_MPI
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "restart_support.hpp"
@@ -90,6 +92,27 @@ TEST_CASE("mpi walk stopped and restarted under ranks equals the single process 
   REQUIRE(r.status == 0);
   const auto diff = h5_differences((d / "one.h5").string(), (d / "b.h5").string(), kMayDiffer);
   CHECK_MESSAGE(diff.empty(), join(diff));
+  fs::remove_all(d);
+}
+
+TEST_CASE("mpi check: a scenario on 2 ranks gives the single process report and fields") {
+  const fs::path d = fresh("check");
+  REQUIRE(soret_run("check -q --fast --only soret --report one", d).status == 0);
+  const auto r = mpirun(2, "check -q --fast --only soret --threads 1 --report two", d);
+  CAPTURE(r.err);
+  REQUIRE(r.status == 0);
+  const auto diff = h5_differences((d / "one" / "fields.h5").string(), (d / "two" / "fields.h5").string(), kMayDiffer);
+  CHECK_MESSAGE(diff.empty(), join(diff));
+  auto json = [&](const fs::path& p) {  // without the wall time
+    std::ifstream in(p);
+    std::string line, all;
+    while (std::getline(in, line))
+      if (line.find("\"seconds\"") == std::string::npos) all += line + "\n";
+    return all;
+  };
+  const std::string a = json(d / "one" / "report.json");
+  CHECK(a.size() > 100);
+  CHECK(a == json(d / "two" / "report.json"));
   fs::remove_all(d);
 }
 

@@ -7,6 +7,7 @@
 #include <boost/math/distributions/normal.hpp>
 #include <numeric>
 
+#include "soret/common/mpi.hpp"
 #include "soret/common/rng.hpp"
 
 namespace soret::check {
@@ -40,8 +41,34 @@ WalkResults run_walk(const WalkModel& m, const ObserverPlan& p, const std::strin
   o.steps = steps;
   o.seed = seed;
   o.threads = threads;
+  if (!mpi::distributed()) {
+    WalkEngine e(m, p, InitSpec::parse(init, m.dim), o);
+    return e.run();
+  }
+  // MPI ranks: each replica's walkers are split over the ranks (bit-identical to one process);
+  // the reduced results go from rank 0 to every rank, which then compute the same rows.
+  const auto r = mpi::split(walkers, kMomentGroup, mpi::rank(), mpi::size());
+  o.first_walker = r.first;
+  o.walkers = r.count;
+  o.total_walkers = walkers;
+  o.split_over_ranks = true;
   WalkEngine e(m, p, InitSpec::parse(init, m.dim), o);
-  return e.run();
+  WalkResults res = e.run();
+  std::vector<std::uint64_t> u{res.avg_outside, res.absorbed_initial};
+  for (auto* v : {&res.density_t, &res.density_counts, &res.density_outside, &res.avg_counts, &res.flux_plus,
+                  &res.flux_minus, &res.ss_count, &res.moments_t, &res.alive, &res.absorbed_lo, &res.absorbed_hi, &u})
+    mpi::broadcast(*v, 0);
+  for (auto* v : {&res.ss_mean, &res.ss_msq, &res.mean, &res.var}) mpi::broadcast(*v, 0);
+  std::vector<std::uint64_t> win;
+  for (const auto& w : res.windows) { win.push_back(w.first); win.push_back(w.second); }
+  mpi::broadcast(win, 0);
+  res.windows.clear();
+  for (size_t i = 0; i + 1 < win.size(); i += 2) res.windows.emplace_back(win[i], win[i + 1]);
+  res.avg_outside = u[0];
+  res.absorbed_initial = u[1];
+  res.final_pos.clear();  // (the scenarios do not read final positions)
+  res.final_alive.clear();
+  return res;
 }
 
 WalkModel model_1d(const std::string& g, double eta, Boundary b, double lo, double hi) {

@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "soret/common/mpi.hpp"
 #include "soret/check/check.hpp"
 #include "soret/common/error.hpp"
 #include "soret/io/atomic_file.hpp"
@@ -41,7 +42,7 @@ int check_main(int argc, char** argv) {
   opt.threads = threads_option(vm);
   const bool quiet = vm.count("quiet") > 0;
   const auto pm = progress_mode(vm["progress"].as<std::string>(), quiet);
-  opt.progress = pm.enabled;
+  opt.progress = pm.enabled && mpi::root();
   opt.progress_log = pm.log;
   const auto names = check::scenario_names();
   for (const auto& s : split(vm["only"].as<std::string>(), ',')) {
@@ -51,8 +52,11 @@ int check_main(int argc, char** argv) {
     opt.only.push_back(s);
   }
   const auto dir = vm["report"].as<std::string>();
-  io::check_output_dir(dir, "report");  // before the run, not after it
+  if (mpi::root()) io::check_output_dir(dir, "report");  // before the run, not after it
+  // MPI ranks: every replica's walkers are split over the ranks; every rank computes the rows,
+  // rank 0 writes the report and prints.
   const auto rep = check::run(opt);
+  if (!mpi::root()) return rep.passed() ? 0 : 1;
   check::write_report(rep, dir);
   if (!quiet) {
     // The verdicts on the paper's claims first, then every row, in columns as wide as their widest cell.

@@ -59,8 +59,8 @@ int run(int argc, char** argv) {
   const std::string cmd = argv[1];
   soret::io::install_signal_cleanup();  // SIGINT/SIGTERM/SIGHUP remove temporary output files
   try {
-    if (soret::mpi::distributed() && cmd != "walk")
-      throw soret::InputError("", "MPI ranks run 'soret walk' only so far; run '" + cmd + "' as one process");
+    if (soret::mpi::distributed() && cmd == "net")
+      throw soret::InputError("", "MPI ranks run 'soret walk' and 'soret check' only so far; run 'soret net' as one process");
     if (cmd == "walk") return soret::cli::walk_main(argc - 1, argv + 1);
     if (cmd == "check") return soret::cli::check_main(argc - 1, argv + 1);
     if (cmd == "net") return soret::cli::net_main(argc - 1, argv + 1);

@@ -127,6 +127,22 @@ void broadcast(std::string& s, int from) {
   check(MPI_Bcast(s.data(), int(n), MPI_CHAR, from, MPI_COMM_WORLD), "bcast");
 }
 
+namespace {
+template <class T>
+void broadcast_vec(std::vector<T>& v, int from) {
+  if (size() == 1) return;
+  std::uint64_t n = v.size();
+  check(MPI_Bcast(&n, 1, MPI_UINT64_T, from, MPI_COMM_WORLD), "bcast");
+  v.resize(n);
+  constexpr std::uint64_t kPiece = std::uint64_t(1) << 28;
+  for (std::uint64_t i = 0; i < n; i += kPiece)
+    check(MPI_Bcast(v.data() + i, int(std::min(kPiece, n - i)), type<T>(), from, MPI_COMM_WORLD), "bcast");
+}
+}  // namespace
+
+void broadcast(std::vector<std::uint64_t>& v, int from) { broadcast_vec(v, from); }
+void broadcast(std::vector<double>& v, int from) { broadcast_vec(v, from); }
+
 #else  // one process
 
 bool built_with_mpi() { return false; }
@@ -141,6 +157,8 @@ std::vector<std::uint64_t> allgather(const std::vector<std::uint64_t>& v) { retu
 std::vector<double> gather(const std::vector<double>& v) { return v; }
 std::vector<std::uint8_t> gather(const std::vector<std::uint8_t>& v) { return v; }
 void broadcast(std::string&, int) {}
+void broadcast(std::vector<std::uint64_t>&, int) {}
+void broadcast(std::vector<double>&, int) {}
 
 #endif
 

@@ -32,8 +32,10 @@ std::vector<std::uint64_t> allgather(const std::vector<std::uint64_t>& v);
 /// The ranks' arrays concatenated in rank order on rank 0 (empty elsewhere).
 std::vector<double> gather(const std::vector<double>& v);
 std::vector<std::uint8_t> gather(const std::vector<std::uint8_t>& v);
-/// Rank `from`'s string on every rank.
+/// Rank `from`'s string (array) on every rank.
 void broadcast(std::string& s, int from);
+void broadcast(std::vector<std::uint64_t>& v, int from);
+void broadcast(std::vector<double>& v, int from);
 
 /// The contiguous range [first, first + count) of `n` items (in groups of `group`, so that a
 /// group never straddles two ranks) owned by rank r of `ranks`.

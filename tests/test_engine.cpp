@@ -33,7 +33,7 @@ TEST_CASE("hand-built walks: a deterministic drift crosses known faces (periodic
       CHECK(r.flux_minus[w * 9 + f] == 0u);
     }
   }
-  CHECK(r.final_pos[0] == 0.0625);
+  CHECK(r.final_positions()[0] == 0.0625);
   // The density follows the walkers: bin 0, 2, 4, 6, 0.
   const int bins_at[5] = {0, 2, 4, 6, 0};
   for (int t = 0; t <= 4; ++t) CHECK(r.density_counts[t * 8 + bins_at[t]] == 3u);
@@ -45,7 +45,7 @@ TEST_CASE("hand-built walks: reflection and absorption") {
     m.drift = {"0.375"};
     auto p = plan_1d(m, 8, {0, 1}, {{0, 1}});
     const auto r = run(m, p, "point:0.8125", run_opts(1, 1));
-    CHECK(r.final_pos[0] == 0.8125);  // 1.1875 mirrored at 1
+    CHECK(r.final_positions()[0] == 0.8125);  // 1.1875 mirrored at 1
     CHECK(r.flux_plus[7] == 1u);      // out through face 7 ...
     CHECK(r.flux_minus[7] == 1u);     // ... and back
     CHECK(r.flux_plus[8] == 0u);      // the wall is never crossed
@@ -110,7 +110,7 @@ TEST_CASE("same seed gives bit-identical results for 1 and 2 threads and any blo
   auto o1 = run_opts(3001, 100, 11, 1), o2 = run_opts(3001, 100, 11, 2);
   o2.chunk = 13;
   const auto a = run(m, p, "uniform", o1), b = run(m, p, "uniform", o2);
-  CHECK(a.final_pos == b.final_pos);
+  CHECK(a.final_positions() == b.final_positions());
   CHECK(a.density_counts == b.density_counts);
   CHECK(a.avg_counts == b.avg_counts);
   CHECK(a.flux_plus == b.flux_plus);
@@ -120,7 +120,7 @@ TEST_CASE("same seed gives bit-identical results for 1 and 2 threads and any blo
   CHECK(a.mean == b.mean);
   CHECK(a.var == b.var);
   const auto c = run(m, p, "uniform", run_opts(3001, 100, 12, 2));
-  CHECK(c.final_pos != a.final_pos);
+  CHECK(c.final_positions() != a.final_positions());
 }
 
 TEST_CASE("sign groups: coordinates of one group share zeta") {
@@ -135,9 +135,10 @@ TEST_CASE("sign groups: coordinates of one group share zeta") {
   p.lattice = {Lattice(-10, 10, 10)};
   const auto r = run(m, p, "point:0", run_opts(500, 20, 5));
   int same02 = 0;
+  const auto pos = r.final_positions();
   for (int w = 0; w < 500; ++w) {
-    CHECK(r.final_pos[w * 3 + 0] == r.final_pos[w * 3 + 1]);
-    same02 += r.final_pos[w * 3 + 0] == r.final_pos[w * 3 + 2];
+    CHECK(pos[w * 3 + 0] == pos[w * 3 + 1]);
+    same02 += pos[w * 3 + 0] == pos[w * 3 + 2];
   }
   CHECK(same02 < 250);  // independent zeta: equal only by chance (P = C(40,20)/2^40 ~ 0.13 each)
 }
@@ -157,7 +158,7 @@ TEST_CASE("conventions: one step lands where the alpha rule says") {
     };
     int up = 0, down = 0;
     for (int w = 0; w < 64; ++w) {
-      const double v = r.final_pos[w];
+      const double v = r.final_x[0][w];
       if (std::abs(v - end(-1.0)) < 1e-12) ++up;
       else if (std::abs(v - end(1.0)) < 1e-12) ++down;
       else FAIL("walker " << w << " ended at " << v);
@@ -171,11 +172,11 @@ TEST_CASE("initial conditions: point - gaussian folded by the boundary - density
   auto m = model_1d("1", 0.01, Boundary::reflecting);
   auto p = plan_1d(m, 10, {0}, {});
   auto r = run(m, p, "gaussian:0.5,2", run_opts(2000, 0));
-  for (double v : r.final_pos) CHECK((v >= 0.0 && v <= 1.0));
+  for (double v : r.final_positions()) CHECK((v >= 0.0 && v <= 1.0));
   // density:q on [0,1): mean 2/3, sd of the mean sqrt(1/18 / N).
   r = run(m, p, "density:q", run_opts(40000, 0));
   double mean = 0;
-  for (double v : r.final_pos) mean += v;
+  for (double v : r.final_positions()) mean += v;
   mean /= 40000;
   const double se = std::sqrt(1.0 / 18.0 / 40000);
   CHECK(std::abs(mean - 2.0 / 3.0) / se < 5);

@@ -45,7 +45,7 @@ TEST_CASE("free diffusion: variance = eta^2 g^2 t for each noise law") {
     auto p = plan_1d(m, 20, {}, {});
     WalkEngine e(m, p, InitSpec::parse("point:0", 1), run_opts(100000, 200, 21));
     const auto r = e.run();
-    const double z = variance_z(r.final_pos, 0.01 * 0.01 * 1.5 * 1.5 * 200);
+    const double z = variance_z(r.final_positions(), 0.01 * 0.01 * 1.5 * 1.5 * 200);
     CAPTURE(z);
     CHECK(std::abs(z) < 5);
   }
@@ -65,7 +65,7 @@ TEST_CASE("free diffusion with g(q1): variance = eta^2 <g^2> t over the stationa
   WalkEngine e(m, p, InitSpec::parse("uniform", 2), run_opts(100000, 300, 22));
   const auto r = e.run();
   std::vector<double> q0(r.walkers);
-  for (std::uint64_t w = 0; w < r.walkers; ++w) q0[w] = r.final_pos[w * 2];
+  for (std::uint64_t w = 0; w < r.walkers; ++w) q0[w] = r.final_x[0][w];
   const double z = variance_z(q0, 0.02 * 0.02 * 1.125 * 300);
   CAPTURE(z);
   CHECK(std::abs(z) < 5);

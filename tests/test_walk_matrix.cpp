@@ -99,7 +99,7 @@ void require_same(const WalkResults& a, const WalkResults& b) {
   CHECK(a.absorbed_lo == b.absorbed_lo);
   CHECK(a.absorbed_hi == b.absorbed_hi);
   CHECK(a.absorbed_initial == b.absorbed_initial);
-  CHECK(a.final_pos == b.final_pos);
+  CHECK(a.final_positions() == b.final_positions());
   CHECK(a.final_alive == b.final_alive);
 }
 
@@ -208,9 +208,10 @@ TEST_CASE("a run over all walker ids equals the sum of runs over two ranges of i
     CHECK(a.flux_minus == sum(b.flux_minus, c.flux_minus));
     CHECK(a.ss_count == sum(b.ss_count, c.ss_count));
     CHECK(a.absorbed_lo == sum(b.absorbed_lo, c.absorbed_lo));
-    std::vector<double> pos = b.final_pos;
-    pos.insert(pos.end(), c.final_pos.begin(), c.final_pos.end());
-    CHECK(a.final_pos == pos);
+    std::vector<double> pos = b.final_positions();
+    const std::vector<double> pc = c.final_positions();
+    pos.insert(pos.end(), pc.begin(), pc.end());
+    CHECK(a.final_positions() == pos);
   }
 }
 
@@ -267,7 +268,7 @@ TEST_CASE("density recorded with flux windows equals density recorded alone - th
       const auto rw = ew.run(), ra = ea.run();
       CHECK(rw.density_counts == ra.density_counts);
       CHECK(rw.density_outside == ra.density_outside);
-      CHECK(rw.final_pos == ra.final_pos);
+      CHECK(rw.final_positions() == ra.final_positions());
     }
   }
 }

@@ -66,7 +66,7 @@ WalkResults run_walk(const WalkModel& m, const ObserverPlan& p, const std::strin
   for (size_t i = 0; i + 1 < win.size(); i += 2) res.windows.emplace_back(win[i], win[i + 1]);
   res.avg_outside = u[0];
   res.absorbed_initial = u[1];
-  res.final_pos.clear();  // (the scenarios do not read final positions)
+  res.final_x.clear();  // (the scenarios do not read final positions)
   res.final_alive.clear();
   return res;
 }

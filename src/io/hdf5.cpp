@@ -112,6 +112,34 @@ void write(hid_t loc, const std::string& name, const std::vector<double>& v, con
            const std::string& unit, bool compress) {
   write_impl(loc, name, v.data(), dims, H5T_NATIVE_DOUBLE, unit, compress);
 }
+void write_columns(hid_t loc, const std::string& name, const std::vector<std::vector<double>>& cols, hsize_t n,
+                   const std::string& unit) {
+  const hsize_t d = cols.size();
+  if (d == 1 && cols[0].size() == n) {  // one column: the array as it is
+    write_impl(loc, name, cols[0].data(), {n, 1}, H5T_NATIVE_DOUBLE, unit, false);
+    return;
+  }
+  const hsize_t dims[2] = {n, d};
+  Handle space(checked(H5Screate_simple(2, dims, nullptr), "dataspace " + name), H5Sclose);
+  Handle ds(checked(H5Dcreate2(loc, name.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                    "create " + name),
+            H5Dclose);
+  // Rows in slabs: each slab gathered from the columns into a small buffer, then one contiguous write.
+  constexpr hsize_t kRows = 8192;
+  std::vector<double> buf(std::size_t(kRows * d));
+  for (hsize_t r0 = 0; r0 < n; r0 += kRows) {
+    const hsize_t m = std::min(kRows, n - r0);
+    for (hsize_t w = 0; w < m; ++w)
+      for (hsize_t a = 0; a < d; ++a) buf[w * d + a] = cols[a][r0 + w];
+    const hsize_t start[2] = {r0, 0}, count[2] = {m, d};
+    Handle fs(H5Dget_space(ds), H5Sclose);
+    check(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, count, nullptr), "select " + name);
+    Handle ms(checked(H5Screate_simple(2, count, nullptr), "memspace " + name), H5Sclose);
+    check(H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, buf.data()), "write " + name);
+  }
+  if (!unit.empty()) attr(ds, "unit", unit);
+}
+
 void write(hid_t loc, const std::string& name, const std::vector<std::uint64_t>& v, const std::vector<hsize_t>& dims,
            const std::string& unit) {
   write_impl(loc, name, v.data(), dims, H5T_NATIVE_UINT64, unit);

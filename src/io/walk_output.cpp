@@ -129,7 +129,7 @@ void write_walk_output(hid_t file, const WalkEngine& engine, const WalkResults& 
     auto g = h5::create_group(file, "final");
     h5::attr(g, "t", std::int64_t(r.t_begin + r.steps));
     // Positions are random doubles: deflate gains a few percent at a large cost, so none.
-    h5::write(g, "position", r.final_pos, {r.walkers, hsize_t(model.dim)}, "q", false);
+    h5::write_columns(g, "position", r.final_x, r.walkers, "q");
     h5::write(g, "alive", r.final_alive, {r.walkers});
   }
   {

@@ -936,14 +936,9 @@ WalkResults WalkEngine::run() {
     for (int a = 0; a < model_.dim; ++a) X[a] = mpi::gather(X[a]);
     alive = mpi::gather(alive);
   }
-  const std::uint64_t NT = alive.size();
-  if (model_.dim == 1) {
-    res.final_pos = std::move(X[0]);
-  } else {
-    assign_huge(res.final_pos, NT * model_.dim, 0.0);
-    for (std::uint64_t w = 0; w < NT; ++w)
-      for (int a = 0; a < model_.dim; ++a) res.final_pos[w * model_.dim + a] = X[a][w];
-  }
+  // Per axis, as stepped: a walkers x dim copy would cost a fresh allocation (page faults) and a
+  // transposition; the writer writes each axis into its column of /final/position.
+  res.final_x = std::move(X);
   res.final_alive = std::move(alive);
   res.absorbed_initial = dead[0];
   if (ranks) res.reduce_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_start).count();

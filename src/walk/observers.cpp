@@ -666,6 +666,16 @@ std::vector<double> per_walker_step(const std::vector<std::uint64_t>& a, const s
 }
 }  // namespace
 
+std::vector<double> WalkResults::final_positions() const {
+  if (final_x.empty()) return {};
+  const size_t d = final_x.size(), n = final_x[0].size();
+  if (d == 1) return final_x[0];
+  std::vector<double> out(n * d);
+  for (size_t w = 0; w < n; ++w)
+    for (size_t a = 0; a < d; ++a) out[w * d + a] = final_x[a][w];
+  return out;
+}
+
 std::vector<double> WalkResults::J(size_t i) const { return per_walker_step(flux_plus, &flux_minus, *this, i); }
 std::vector<double> WalkResults::J_plus(size_t i) const { return per_walker_step(flux_plus, nullptr, *this, i); }
 std::vector<double> WalkResults::J_minus(size_t i) const { return per_walker_step(flux_minus, nullptr, *this, i); }

@@ -49,6 +49,10 @@ void write(hid_t loc, const std::string& name, const std::vector<std::int64_t>& 
 void write(hid_t loc, const std::string& name, const std::vector<std::uint8_t>& v, const std::vector<hsize_t>& dims,
            const std::string& unit = "");
 
+/// Writes an n x cols.size() float64 dataset (contiguous, uncompressed) whose column c is cols[c].
+void write_columns(hid_t loc, const std::string& name, const std::vector<std::vector<double>>& cols, hsize_t n,
+                   const std::string& unit = "");
+
 void attr(hid_t loc, const std::string& name, const std::string& v);
 void attr(hid_t loc, const std::string& name, double v);
 void attr(hid_t loc, const std::string& name, std::int64_t v);

@@ -95,7 +95,9 @@ struct WalkResults {
   std::vector<double> mean, var;  ///< times x dim
   std::vector<std::uint64_t> absorbed_lo, absorbed_hi;
   std::uint64_t absorbed_initial = 0;  ///< walkers the initial condition put outside an absorbing domain
-  std::vector<double> final_pos;  ///< walkers x dim
+  std::vector<std::vector<double>> final_x;  ///< final positions, per axis (walkers each; no transposed copy)
+  /// The final positions as walkers x dim (a copy; the file is written from final_x directly).
+  std::vector<double> final_positions() const;
   std::vector<std::uint8_t> final_alive;
 
   /// Probability density per bin at density time index i (counts / (walkers * bin volume)).

@@ -43,6 +43,15 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
+/// `soret walk -q ARGS` (a restart) succeeds and writes `out` equal to the uninterrupted d/a.h5.
+void restart_equals(const fs::path& d, const std::string& args, const std::string& out) {
+  const auto r = soret_run("walk -q " + args, d);
+  CAPTURE(r.err);
+  REQUIRE(r.status == 0);
+  const auto diff = h5_differences((d / "a.h5").string(), (d / out).string(), kMayDiffer);
+  CHECK_MESSAGE(diff.empty(), join(diff));
+}
+
 /// Uninterrupted vs stopped at `stop` and restarted (other thread count), same options.
 void stop_and_restart(const std::string& tag, const std::string& opts, int stop) {
   const fs::path d = fresh(tag);
@@ -59,12 +68,8 @@ void stop_and_restart(const std::string& tag, const std::string& opts, int stop)
     CHECK(h5::read_attr_int64(g, "complete") == 0);
     CHECK(h5::read_attr_int64(g, "t_reached") == stop);
   }
-  const auto r = soret_run("walk -q --restart b.checkpoint.h5 --threads 2", d);
-  CAPTURE(r.err);
-  REQUIRE(r.status == 0);
+  restart_equals(d, "--restart b.checkpoint.h5 --threads 2", "b.h5");
   CHECK_FALSE(fs::exists(d / "b.partial.h5"));  // superseded by the complete run, and removed
-  const auto diff = h5_differences((d / "a.h5").string(), (d / "b.h5").string(), kMayDiffer);
-  CHECK_MESSAGE(diff.empty(), join(diff));
   // The comparison itself can fail: another seed differs.
   REQUIRE(soret_run("walk -q " + opts + " --seed 99 --out c.h5", d).status == 0);
   CHECK_FALSE(h5_differences((d / "a.h5").string(), (d / "c.h5").string(), kMayDiffer).empty());
@@ -100,11 +105,7 @@ TEST_CASE("walk extended: T with --checkpoint then --restart --steps 2T equals 2
   const std::string opts = "--walkers 20000 --density-at every:100 --flux-windows every:100 --moments-every 50";
   REQUIRE(soret_run("walk -q " + opts + " --steps 1000 --out a.h5", d).status == 0);
   REQUIRE(soret_run("walk -q " + opts + " --steps 500 --checkpoint c.h5 --out half.h5", d).status == 0);
-  const auto r = soret_run("walk -q --restart c.h5 --steps 1000 --out b.h5", d);
-  CAPTURE(r.err);
-  REQUIRE(r.status == 0);
-  const auto diff = h5_differences((d / "a.h5").string(), (d / "b.h5").string(), kMayDiffer);
-  CHECK_MESSAGE(diff.empty(), join(diff));
+  restart_equals(d, "--restart c.h5 --steps 1000 --out b.h5", "b.h5");
   fs::remove_all(d);
 }
 
@@ -115,11 +116,7 @@ TEST_CASE("walk continued from a file then stopped: the restart needs no longer 
   REQUIRE(soret_run("walk -q " + opts + " --out a.h5", d).status == 0);
   REQUIRE(soret_run("walk -q " + opts + " --stop-at 250 --out b.h5", d).status == kExitInterrupted);
   fs::remove(d / "first.h5");
-  const auto r = soret_run("walk -q --restart b.checkpoint.h5", d);
-  CAPTURE(r.err);
-  REQUIRE(r.status == 0);
-  const auto diff = h5_differences((d / "a.h5").string(), (d / "b.h5").string(), kMayDiffer);
-  CHECK_MESSAGE(diff.empty(), join(diff));
+  restart_equals(d, "--restart b.checkpoint.h5", "b.h5");
   fs::remove_all(d);
 }
 
@@ -151,11 +148,7 @@ TEST_CASE("walk SIGTERM: the running process stops at the next block - checkpoin
   std::string cmd = "walk -q";
   for (size_t i = 2; i < opts.size(); ++i) cmd += " " + opts[i];
   REQUIRE(soret_run(cmd + " --chunk 256 --out a.h5", d).status == 0);
-  const auto r = soret_run("walk -q --restart b.checkpoint.h5", d);
-  CAPTURE(r.err);
-  REQUIRE(r.status == 0);
-  const auto diff = h5_differences((d / "a.h5").string(), (d / "b.h5").string(), kMayDiffer);
-  CHECK_MESSAGE(diff.empty(), join(diff));
+  restart_equals(d, "--restart b.checkpoint.h5", "b.h5");
   fs::remove_all(d);
 }
 

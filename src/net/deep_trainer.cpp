@@ -312,8 +312,8 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
   guard.rethrow();
   t0 = t1;
   if (t0 >= T) break;
-  if ((opt.blocks.stop_at > 0 && t0 >= opt.blocks.stop_at) || (opt.blocks.stop_on_interrupt && interrupt_requested())) break;
-  if (opt.blocks.checkpoint_every > 0 && t0 % opt.blocks.checkpoint_every == 0 && opt.on_checkpoint) opt.on_checkpoint(assemble(t0));
+  if (opt.blocks.stops_at(t0)) break;
+  if (opt.blocks.checkpoint_due(t0) && opt.on_checkpoint) opt.on_checkpoint(assemble(t0));
   }
   progress.finish();
   return assemble(t0);

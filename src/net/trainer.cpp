@@ -67,6 +67,10 @@ struct FieldAcc {
 
 }  // namespace
 
+bool BlockPlan::stops_at(std::uint64_t t) const {
+  return (stop_at > 0 && t >= stop_at) || (stop_on_interrupt && interrupt_requested());
+}
+
 std::uint64_t block_end(const BlockPlan& p, std::uint64_t t0, std::uint64_t T, std::uint64_t K) {
   K = std::max<std::uint64_t>(1, K);
   auto up = [K](std::uint64_t x) { return (x + K - 1) / K * K; };
@@ -557,8 +561,8 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
   guard.rethrow();
   t0 = t1;
   if (t0 >= T) break;
-  if ((opt.blocks.stop_at > 0 && t0 >= opt.blocks.stop_at) || (opt.blocks.stop_on_interrupt && interrupt_requested())) break;
-  if (opt.blocks.checkpoint_every > 0 && t0 % opt.blocks.checkpoint_every == 0 && opt.on_checkpoint) opt.on_checkpoint(assemble(t0));
+  if (opt.blocks.stops_at(t0)) break;
+  if (opt.blocks.checkpoint_due(t0) && opt.on_checkpoint) opt.on_checkpoint(assemble(t0));
   }
   progress.finish();
   return assemble(t0);

@@ -22,6 +22,10 @@ struct BlockPlan {
   std::uint64_t stop_at = 0;           ///< stop at the first record boundary >= this step (0: none)
   std::uint64_t block = 0;             ///< steps per block between two polls of the interrupt flag (0: automatic)
   bool stop_on_interrupt = false;      ///< stop at the end of the block on SIGINT/SIGTERM (common/interrupt.hpp)
+  /// Does a run stop at the block boundary t (--stop-at reached, or a stop signal)?
+  bool stops_at(std::uint64_t t) const;
+  /// Is a periodic checkpoint due at the block boundary t?
+  bool checkpoint_due(std::uint64_t t) const { return checkpoint_every > 0 && t % checkpoint_every == 0; }
 };
 
 /// The end of the block that begins at t0 (a record boundary): the first of t0 + block, the next

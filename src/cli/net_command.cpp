@@ -71,6 +71,9 @@ struct Study {
   int bootstrap = 200;
 };
 
+/// Record period (steps) of every part of --study paper.
+constexpr std::uint64_t kPaperRecordEvery = 20;
+
 /// Runaway growth: ||V||_2 above this factor times its value at t = 0 (see runaway_at).
 constexpr double kRunawayFactor = 100.0;
 
@@ -156,7 +159,7 @@ struct Estimate {
   double network_steps = 0, seconds = 0, compare_seconds = 0;
 };
 
-/// Size and expected training time of run_study(s), from short calibration runs.
+/// Size and expected training time of the sweep of s (study_jobs), from short calibration runs.
 Estimate estimate(const Study& s) {
   Estimate est;
   for (int B : s.batches) {
@@ -235,17 +238,6 @@ void print_run(const Job& j, const RunResult& r) {
 
 /// The analyses of a sweep whose runs (study_jobs order) are in out.runs.
 void analyse_study(const Study& s, StudyOutput& out);
-
-StudyOutput run_study(const Study& s, bool quiet) {
-  StudyOutput out;
-  for (const auto& j : study_jobs(s)) {
-    out.runs.push_back(train(s.cfg, j.spec, j.opt));
-    if (j.spec.mode == Mode::sgd) warn_if_all_diverged(j.spec.name, out.runs.back().diverged_at);
-    if (!quiet) print_run(j, out.runs.back());
-  }
-  analyse_study(s, out);
-  return out;
-}
 
 void analyse_study(const Study& s, StudyOutput& out) {
   out.runaway.clear();
@@ -848,6 +840,24 @@ std::function<void(hid_t)> run_group(const SweepControl& ctl, bool complete, std
   };
 }
 
+/// Removes `path` if it is a stopped run's partial output (an HDF5 file marked /run@complete = 0).
+bool remove_if_partial(const std::string& path) {
+  try {
+    if (!std::filesystem::is_regular_file(path) || H5Fis_hdf5(path.c_str()) <= 0) return false;
+    bool incomplete = false;
+    {
+      auto f = h5::open_file_read(path);
+      if (h5::exists(f, "run")) {
+        auto g = h5::open_group(f, "run");
+        incomplete = h5::attr_exists(g, "complete") && h5::read_attr_int64(g, "complete") == 0;
+      }
+    }
+    return incomplete && std::filesystem::remove(path);
+  } catch (const std::exception&) {  // (left in place)
+    return false;
+  }
+}
+
 /// The message of a stopped sweep (stderr) and its exit status.
 int report_stop(const SweepControl& ctl, const std::string& partial) {
   const int sig = interrupt_signal();
@@ -1051,6 +1061,8 @@ int net_main(int argc, char** argv) {
         "atomically: the previous checkpoint stays until the new one is complete); 0: only on SIGINT/SIGTERM")
     ("stop-at", po::value<long long>()->default_value(0), "stop at step T of the sweep (its runs one after another), rounded up to a record "
         "boundary, as on SIGTERM: checkpoint, partial output, exit status 75; continue with --restart; 0: run to the end")
+    ("study-size", po::value<std::string>()->default_value("full"), "--study paper: full (the paper's sizes) | tiny (every part with 8 "
+        "networks, 200 steps, full-batch gradients of 32 samples: seconds, for tests and smoke runs; not for conclusions)")
     ("restart", po::value<std::string>(), "continue the run of a checkpoint: its options are taken back (a contradicting one is "
         "refused), --steps is the total length of each run; the output equals an uninterrupted run's")
     ("progress", po::value<std::string>()->default_value("auto"), "always | auto (on a terminal) | never; without a terminal, always prints a line per 5%")
@@ -1059,11 +1071,11 @@ int net_main(int argc, char** argv) {
   po::variables_map vm;
   if (!parse_options(desc, argc, argv, vm)) return 0;
   const bool quiet = vm.count("quiet") > 0;
-  if (!vm["study"].defaulted())
+  if (vm["study"].as<std::string>() == "deep")
     for (const char* o : {"checkpoint", "checkpoint-every", "stop-at", "restart"})
       if (vm.count(o) && !vm[o].defaulted())
-        throw InputError(o, std::string("--") + o + " is not available with --study (a study is many sweeps into a directory); "
-                                                    "run a sweep without --study to checkpoint it");
+        throw InputError(o, std::string("--") + o + " is not available with --study deep (only --study paper and the sweeps "
+                                                    "are checkpointed); run a sweep without --study to checkpoint it");
 
   // --restart: the checkpoint's state and options (read and verified before anything else).
   const bool restarting = vm.count("restart") > 0;
@@ -1073,7 +1085,14 @@ int net_main(int argc, char** argv) {
     const std::string rpath = vm["restart"].as<std::string>();
     rstate = io::read_net_state(rpath, &rhead);
     apply_stored_options(desc, vm, rhead.options, rpath, {"steps", "out", "checkpoint-every"});
+    const bool of_study = rhead.context.find("study = paper") != std::string::npos;
+    if (of_study != (vm["study"].as<std::string>() == "paper"))
+      throw InputError("restart", "--restart: '" + rpath + "' is the checkpoint of " +
+                                      (of_study ? "a --study paper" : "a sweep (not of --study paper)") +
+                                      "; a restart continues the same run");
   }
+  if (vm["study"].as<std::string>() != "paper" && !vm["study-size"].defaulted())
+    throw InputError("study-size", "--study-size goes with --study paper");
 
   Study s;
   s.cfg.M = vm["inputs"].as<int>();
@@ -1166,13 +1185,18 @@ int net_main(int argc, char** argv) {
   if (!study.empty() && study != "paper" && study != "deep") throw InputError("study", "--study must be 'paper' or 'deep'");
   if (!study.empty()) {
     // A study fixes its models, sweeps and sizes: any other option would be silently ignored, so it is refused.
-    const std::vector<std::string> allowed = {"study", "out", "threads", "seed", "bootstrap", "data-dir", "progress",
-                                              "quiet", "config", "help"};
+    std::vector<std::string> allowed = {"study", "out", "threads", "seed", "bootstrap", "data-dir", "progress",
+                                        "quiet", "config", "help"};
+    if (study == "paper")  // checkpoint and restart (the stored options of a study are the ones above)
+      for (const char* o : {"study-size", "checkpoint", "checkpoint-every", "stop-at", "restart"}) allowed.push_back(o);
     for (const auto& [name, value] : vm)
       if (!value.defaulted() && std::find(allowed.begin(), allowed.end(), name) == allowed.end())
         throw InputError(name, "--" + name + " cannot be combined with --study " + study +
                                    ", which sets its own models and sizes (with --study: --out, --threads, --seed, "
-                                   "--bootstrap, --data-dir, --progress, --quiet); run without --study to choose them");
+                                   "--bootstrap, --data-dir, --progress, --quiet" +
+                                   (study == "paper" ? ", --study-size, --checkpoint, --checkpoint-every, --stop-at, --restart"
+                                                     : "") +
+                                   "); run without --study to choose them");
   }
 
   DeepCli d;
@@ -1193,7 +1217,8 @@ int net_main(int argc, char** argv) {
   if (!generic && study.empty()) enforce_memory_budget(estimate_twolayer_memory(s), budget);
   if (study == "deep") return deep_study(s, d, out, quiet);
 
-  // Checkpoints: to --checkpoint, or the restart file, or OUT.checkpoint.h5 (periodic ones, the
+  // Checkpoints: to --checkpoint, or the restart file, or OUT.checkpoint.h5 (--study paper:
+  // OUT/study.checkpoint.h5) (periodic ones, the
   // ones after each complete run when --checkpoint is given, and the one written on a stop).
   SweepControl ctl;
   if (study.empty()) {
@@ -1225,6 +1250,29 @@ int net_main(int argc, char** argv) {
       throw InputError("restart", "--restart: '" + ctl.restart_path + "' is a checkpoint of a " +
                                       (rstate.backend == "generic" ? "generic-backend (--arch fc/conv)" : "two-layer") +
                                       " run; this run is " + (generic ? "--arch " + arch_name : "two-layer"));
+  } else {  // --study paper: one checkpoint for the whole study, its runs one after another, part by part
+    io::check_output_dir(out, "out");
+    ctl.restarting = restarting;
+    if (restarting) ctl.restart_path = vm["restart"].as<std::string>();
+    ctl.ckpath = vm.count("checkpoint") ? vm["checkpoint"].as<std::string>()
+                 : restarting           ? ctl.restart_path
+                                        : out + "/study.checkpoint.h5";
+    io::check_output_file(ctl.ckpath, "checkpoint");
+    const long long ce = vm["checkpoint-every"].as<long long>(), sa = vm["stop-at"].as<long long>();
+    if (ce < 0) throw InputError("checkpoint-every", "--checkpoint-every must be >= 0");
+    if (ce % kPaperRecordEvery != 0)
+      throw InputError("checkpoint-every", "--checkpoint-every must be a multiple of the study's record period (" +
+                                               std::to_string(kPaperRecordEvery) + "): checkpoints fall on record boundaries");
+    if (sa < 0) throw InputError("stop-at", "--stop-at must be >= 0");
+    ctl.every = std::uint64_t(ce);
+    ctl.stop_at = std::uint64_t(sa);
+    ctl.checkpoint_runs = vm.count("checkpoint") > 0 || ce > 0;
+    OptionRecord record;
+    record_options(record, vm, {"study", "study-size", "seed", "bootstrap", "out", "checkpoint-every"});
+    ctl.ini = record.ini();
+    ctl.context = "backend = twolayer\nstudy = paper";
+    if (restarting && rstate.backend != "twolayer")
+      throw InputError("restart", "--restart: '" + ctl.restart_path + "' is not a checkpoint of --study paper");
   }
   // --stop-at counts the steps of the whole sweep: it must lie inside it, and after the checkpoint.
   auto check_stop = [&](const std::vector<std::uint64_t>& steps, std::uint64_t restarted_at) {
@@ -1318,19 +1366,31 @@ int net_main(int argc, char** argv) {
   }
 
   // --study paper: the two-layer experiments of the paper (Appendix A.6 and Fig. 2, top row).
-  io::check_output_dir(out, "out");
+  // Its runs, part after part, are one sweep for checkpoints, --stop-at and --restart (run_jobs):
+  // the checkpoint holds every run begun (complete parts' runs too, so that a restart rebuilds
+  // their files and summary.md exactly). A part's file (and summary.md, with the parts complete so
+  // far) is written when its last run completes, and replaces the part's PART.partial.h5; a stop
+  // writes the part in progress to PART.partial.h5 (/run@complete = 0) only.
   std::string top;  // the first screen: one row per claim tested, filled part by part
   std::string md = "# soret net --study paper\n\nsoret " + std::string(soret::version) +
                    ". Collapse: best exponent k of tau = t eta^k (or t / |B|^k) with a bootstrap 95% interval over "
                    "networks; early rate: slope at t = 0 per step, log-log exponent vs eta or |B|; mechanism: "
                    "early rates of SGD against full-batch GD and frozen-V SGD from the same initial states.\n";
   struct Part { const char* name; int M, N; Data data; std::vector<double> etas; std::vector<int> batches; int E; long long T; };
-  const std::vector<Part> parts = {
+  std::vector<Part> parts = {
       {"gaussian_eta", 10, 10, Data::gaussian, {0.025, 0.05, 0.075, 0.1}, {1}, 512, 20000},
       {"gaussian_batch", 10, 10, Data::gaussian, {0.05}, {1, 2, 3}, 512, 20000},
       {"uniform_eta", 10, 10, Data::uniform, {0.025, 0.05, 0.075, 0.1}, {1}, 512, 20000},
       {"uniform_batch", 10, 10, Data::uniform, {0.05}, {1, 2, 3}, 512, 20000},
       {"fig2_gaussian_eta_M100", 100, 100, Data::gaussian, {0.025, 0.05, 0.075, 0.1}, {1}, 128, 10000}};
+  const std::string size = vm["study-size"].as<std::string>();
+  if (size != "full" && size != "tiny") throw InputError("study-size", "--study-size must be full or tiny");
+  const bool tiny = size == "tiny";
+  if (tiny)
+    for (auto& p : parts) {
+      p.E = 8;
+      p.T = 200;
+    }
   auto part_study = [&](const Part& p) {
     Study st = s;
     st.cfg.M = p.M;
@@ -1340,55 +1400,135 @@ int net_main(int argc, char** argv) {
     st.batches = p.batches;
     st.opt.ensemble = p.E;
     st.opt.steps = std::uint64_t(p.T);
-    st.opt.record_every = 20;
+    st.opt.record_every = kPaperRecordEvery;
     st.compare = std::string(p.name) == "gaussian_eta" || std::string(p.name) == "uniform_eta" ||
                  std::string(p.name) == "fig2_gaussian_eta_M100";
-    st.full_batch = 256;
+    st.full_batch = tiny ? 32 : 256;
     // At M = N = 100 a full-batch step costs 256 sample-passes of a 10^4-parameter net: the
     // mechanism runs use the first 32 networks (measured: about 30 s per network on this machine).
     if (p.M == 100) st.compare_ensemble = 32;
     return st;
   };
-  if (!quiet) {
-    double total = 0, steps = 0;
-    std::printf("soret net --study paper: %zu parts into %s/\n", parts.size(), out.c_str());
+  // The study's runs in order: part_of[i] is run i's part, first[p] part p's first run.
+  std::vector<Study> studies;
+  std::vector<Job> jobs;
+  std::vector<std::size_t> part_of, first;
+  std::vector<RunSpec> specs;
+  std::vector<std::uint64_t> steps;
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    studies.push_back(part_study(parts[p]));
+    first.push_back(jobs.size());
+    for (const auto& j : study_jobs(studies.back())) {
+      jobs.push_back(j);
+      part_of.push_back(p);
+      specs.push_back(j.spec);
+      steps.push_back(j.opt.steps);
+    }
+  }
+  first.push_back(jobs.size());
+  if (restarting) ctl.restarted_at = sweep_step(steps, rstate.runs.size(), rstate.t());
+  check_stop(steps, ctl.restarted_at);
+  if (!quiet && !restarting) {
+    double total = 0, nsteps = 0;
+    std::printf("soret net --study paper%s: %zu parts into %s/\n", tiny ? " (--study-size tiny)" : "", parts.size(), out.c_str());
     for (const auto& p : parts) {
       const Study st = part_study(p);
       const Estimate e = estimate(st);
       print_estimate(("  " + std::string(p.name)).c_str(), st, e);
       total += e.seconds + e.compare_seconds;
-      steps += e.network_steps;
+      nsteps += e.network_steps;
     }
-    std::printf("  in all %.3g network-steps, expected about %.0f s of training (plus the bootstrap intervals)\n", steps,
+    std::printf("  in all %.3g network-steps, expected about %.0f s of training (plus the bootstrap intervals)\n", nsteps,
                 total);
   }
-  for (const auto& p : parts) {
-    const Study st = part_study(p);
-    if (!quiet) std::printf("study %s: M=%d N=%d, %s data, E=%d, %lld steps\n", p.name, p.M, p.N,
-                            to_string(p.data).c_str(), p.E, p.T);
-    const auto o = run_study(st, quiet);
-    write_study(out + "/" + p.name + ".h5", st, o, params(st));
-    const std::string sm = summary(o);
-    if (!quiet) std::fputs(sm.c_str(), stdout);
-    char head[256];
-    std::snprintf(head, sizeof head, "\n## %s: M = %d, N = %d, %s data, random labels, E = %d, %lld steps\n\n```\n",
-                  p.name, p.M, p.N, to_string(p.data).c_str(), p.E, p.T);
-    md += head + sm + "```\n";
-    top += findings(p.name, o);
-    std::fflush(stdout);
-    // After every part (a stopped study keeps what it found): the verdicts first, then the parts.
-    io::write_file_atomic(out + "/summary.md",
-                          md.substr(0, md.find('\n') + 1) +
-                              "\n## What holds (one row per claim tested; details per part below)\n\n"
-                              "Verdict rules: a collapse holds when its bootstrap 95% interval contains 2 (vs eta) or 1 (vs |B|), "
-                              "is unresolved when the interval is wider than the value, and is not supported at an end of the "
-                              "searched range; Eq. 8 holds when the step correlation is within 5 SE of 1; Eq. 27 when the measured "
-                              "noise part is within 5 SE of its prediction. Runaway: ||V|| > 100 ||V(0)||.\n\n"
-                              "| part | claim | measured | verdict |\n|---|---|---|---|\n" +
-                              top + md.substr(md.find('\n') + 1),
-                          "out");
+  if (!quiet && restarting)
+    std::printf("soret net --study paper: restarted from step %llu of the study (%zu of its %zu runs begun), %s\n",
+                (unsigned long long)ctl.restarted_at, rstate.runs.size(), jobs.size(), ctl.restart_path.c_str());
+  // Part p's output from the runs in `all` (those of p: complete, or the last in progress).
+  auto part_output = [&](std::size_t p, const std::vector<RunResult>& all) {
+    StudyOutput o;
+    for (std::size_t i = first[p]; i < std::min(first[p + 1], all.size()); ++i) o.runs.push_back(all[i]);
+    return o;
+  };
+  std::vector<RunResult> all;
+  bool complete = false;
+  {
+    InterruptScope interrupt;  // SIGINT/SIGTERM: finish the block, checkpoint, partial output
+    complete = run_jobs<RunResult>(
+        specs, steps, rstate.runs, ctl,
+        [&](std::size_t i, const RunResult* from, const BlockPlan& bp, const std::function<void(const RunResult&)>& ck) {
+          if (i == first[part_of[i]] && !quiet)
+            std::printf("study %s: M=%d N=%d, %s data, E=%d, %lld steps\n", parts[part_of[i]].name, parts[part_of[i]].M,
+                        parts[part_of[i]].N, to_string(parts[part_of[i]].data).c_str(), parts[part_of[i]].E,
+                        parts[part_of[i]].T);
+          TrainOptions op = jobs[i].opt;
+          op.resume = from;
+          op.blocks = bp;
+          op.on_checkpoint = ck;
+          return train(studies[part_of[i]].cfg, jobs[i].spec, op);
+        },
+        [&](const std::vector<RunResult>& v) {
+          NetState st;
+          st.backend = "twolayer";
+          st.runs = v;
+          io::write_net_state(ctl.ckpath, st, ctl.ini, ctl.context);
+        },
+        [&](std::size_t i, const RunResult& r) {
+          const std::size_t p = part_of[i];
+          if (jobs[i].spec.mode == Mode::sgd) warn_if_all_diverged(jobs[i].spec.name, r.diverged_at);
+          if (!quiet) print_run(jobs[i], r);
+          if (i + 1 != first[p + 1]) return;
+          // The part's last run: its analyses, its file, and summary.md with the parts so far.
+          const Study& st = studies[p];
+          StudyOutput o = part_output(p, all);
+          analyse_study(st, o);
+          write_study(out + "/" + parts[p].name + ".h5", st, o, params(st),
+                      run_group(ctl, true, o.runs.size(), o.runs.back().t_reached));
+          // The part's file supersedes the partial output a stop inside it left (removed only if
+          // it is one: an HDF5 file marked /run@complete = 0).
+          remove_if_partial(io::partial_output_path(out + "/" + parts[p].name + ".h5"));
+          const std::string sm = summary(o);
+          if (!quiet) std::fputs(sm.c_str(), stdout);
+          char head[256];
+          std::snprintf(head, sizeof head, "\n## %s: M = %d, N = %d, %s data, random labels, E = %d, %lld steps\n\n```\n",
+                        parts[p].name, parts[p].M, parts[p].N, to_string(parts[p].data).c_str(), parts[p].E, parts[p].T);
+          md += head + sm + "```\n";
+          top += findings(parts[p].name, o);
+          std::fflush(stdout);
+          // After every part (a stopped study keeps what it found): the verdicts first, then the parts.
+          io::write_file_atomic(out + "/summary.md",
+                                md.substr(0, md.find('\n') + 1) +
+                                    "\n## What holds (one row per claim tested; details per part below)\n\n"
+                                    "Verdict rules: a collapse holds when its bootstrap 95% interval contains 2 (vs eta) or 1 (vs |B|), "
+                                    "is unresolved when the interval is wider than the value, and is not supported at an end of the "
+                                    "searched range; Eq. 8 holds when the step correlation is within 5 SE of 1; Eq. 27 when the measured "
+                                    "noise part is within 5 SE of its prediction. Runaway: ||V|| > 100 ||V(0)||.\n\n"
+                                    "| part | claim | measured | verdict |\n|---|---|---|---|\n" +
+                                    top + md.substr(md.find('\n') + 1),
+                                "out");
+        },
+        all);
   }
-  if (!quiet) std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_net.py %s\n", out.c_str(), out.c_str());
+  if (!complete) {
+    // The part in progress: the one of the last run begun, or (stopped between two runs) the next.
+    std::size_t at = all.size();
+    if (!all.empty() && !all.back().complete) --at;
+    const std::size_t p = part_of[std::min(at, part_of.size() - 1)];
+    ctl.stopped_run = std::string(parts[p].name) + "/" + ctl.stopped_run;
+    const std::string partial = io::partial_output_path(out + "/" + parts[p].name + ".h5");
+    StudyOutput o = part_output(p, all);
+    if (!o.runs.empty() && o.runs.back().records() == 0) o.runs.pop_back();
+    for (const auto& r : o.runs) o.runaway.push_back(runaway_at(r, kRunawayFactor));
+    std::size_t ncomplete = 0;
+    for (const auto& r : o.runs) ncomplete += r.complete;
+    write_study(partial, studies[p], o, params(studies[p]),
+                run_group(ctl, false, ncomplete, o.runs.empty() ? 0 : o.runs.back().t_reached));
+    return report_stop(ctl, partial);
+  }
+  if (!quiet) {
+    print_checkpoints(ctl);
+    std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_net.py %s\n", out.c_str(), out.c_str());
+  }
   return 0;
 }
 

@@ -1,11 +1,12 @@
-// Checkpoint and restart of `soret net --study paper` (issue 9), in separate processes, at
-// --study-size tiny (every part with 8 networks and 200 steps: about 2 s per study here). A study
+// Checkpoint and restart of `soret net --study paper|deep` (issue 9), in separate processes, at
+// --study-size tiny (paper: every part with 8 networks and 200 steps, about 2 s per study here;
+// deep: 2 networks and 10 steps, about 4 s, mostly reading Fashion-MNIST and the analyses). A study
 // stopped (--stop-at inside its second run and inside a later part, SIGTERM, SIGKILL after a
 // periodic checkpoint) and continued with --restart writes the same files as the uninterrupted
 // study: every dataset byte for byte, summary.md byte for byte; only wall times, thread counts and
 // the restart's provenance differ. A stopped study leaves no file of an incomplete part under its
-// final name. Refusals (contradicting options, damaged or foreign checkpoints) exit with status 2
-// and write nothing.
+// final name (--study deep: summary.md equal but for its wall-time lines). Refusals
+// (contradicting options, damaged or foreign checkpoints) exit with status 2 and write nothing.
 #include <doctest/doctest.h>
 #include <hdf5.h>
 
@@ -222,14 +223,15 @@ TEST_CASE("study paper: contradicting options and foreign checkpoints on restart
   CHECK_FALSE(fs::exists(d / "c"));
   p = soret_run("net --restart b/study.checkpoint.h5 --study \"\" -q", d);
   CHECK(p.status == 2);
-  // Not available: checkpoints of --study deep, and a checkpoint period off the record boundaries.
-  p = soret_run("net --study deep --stop-at 10 --out e -q", d);
+  // A checkpoint period off the record boundaries (20 for paper; 200 for deep, 5 for deep tiny).
+  p = soret_run("net --study deep --checkpoint-every 100 --out e -q", d);
   CHECK(p.status == 2);
-  CHECK(p.err.find("--stop-at") != std::string::npos);
+  CHECK(p.err.find("--checkpoint-every") != std::string::npos);
   p = soret_run(kStudy + " --checkpoint-every 30 --out f", d);
   CHECK(p.status == 2);
   CHECK(p.err.find("--checkpoint-every") != std::string::npos);
   CHECK_FALSE(fs::exists(d / "e"));
+  CHECK_FALSE(fs::exists(d / "f"));
   p = soret_run("net --study-size tiny --out g.h5 -q", d);
   CHECK(p.status == 2);
   CHECK(p.err.find("--study-size") != std::string::npos);
@@ -256,6 +258,64 @@ TEST_CASE("study paper: a corrupt or truncated checkpoint is refused in one line
     CHECK(std::count(p.err.begin(), p.err.end(), '\n') == 1);
     CHECK_FALSE(fs::exists(d / "c"));
   }
+  fs::remove_all(d);
+}
+
+/// summary.md of --study deep without its wall-time lines ("  time 0.4 s on 2 threads; ...").
+std::string without_times(const std::string& md) {
+  std::string out, line;
+  for (char c : md) {
+    line += c;
+    if (c != '\n') continue;
+    if (line.rfind("  time ", 0) != 0) out += line;
+    line.clear();
+  }
+  return out + line;
+}
+
+TEST_CASE("study deep: stopped inside its second run and inside a later part then restarted writes the uninterrupted files") {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
+    MESSAGE("dataset-fashion-mnist is not installed: skipped");
+    return;
+  }
+  const fs::path d = fresh_dir("deep");
+  const std::string deep = "net --study deep --study-size tiny --bootstrap 3 --progress never -q";
+  const std::vector<std::string> parts = {"fc6_gaussian_eta", "cnn6_fmnist_eta", "fc300_fmnist_eta", "fc300_fmnist_batch"};
+  auto p = soret_run(deep + " --threads 2 --out a", d);
+  REQUIRE_MESSAGE(p.status == 0, p.err);
+  // Step 15 of the study: step 5 of its second run (10 steps each).
+  p = soret_run(deep + " --threads 1 --checkpoint-every 5 --stop-at 15 --out b", d);
+  REQUIRE_MESSAGE(p.status == soret::kExitInterrupted, p.err);
+  CHECK(p.err.find("fc6_gaussian_eta/eta=0.05_B=1") != std::string::npos);
+  for (const auto& part : parts) CHECK_FALSE(fs::exists(d / "b" / (part + ".h5")));
+  CHECK(run_attr(d / "b/fc6_gaussian_eta.partial.h5", "complete") == 0);
+  // A --study deep checkpoint is not one of --study paper.
+  auto q = soret_run("net --restart b/study.checkpoint.h5 --study paper -q", d);
+  CHECK(q.status == 2);
+  // Step 95: inside the third part (fc300_fmnist_eta, its second run).
+  p = soret_run("net --restart b/study.checkpoint.h5 --checkpoint-every 0 --stop-at 95 -q --progress never", d);
+  REQUIRE_MESSAGE(p.status == soret::kExitInterrupted, p.err);
+  CHECK(p.err.find("fc300_fmnist_eta/eta=0.05_B=100") != std::string::npos);
+  CHECK(fs::exists(d / "b/cnn6_fmnist_eta.h5"));
+  CHECK_FALSE(fs::exists(d / "b/fc6_gaussian_eta.partial.h5"));
+  CHECK_FALSE(fs::exists(d / "b/fc300_fmnist_eta.h5"));
+  CHECK_FALSE(fs::exists(d / "b/summary.md"));  // (written when the study completes)
+  p = soret_run("net --restart b/study.checkpoint.h5 --threads 2 -q --progress never", d);
+  REQUIRE_MESSAGE(p.status == 0, p.err);
+  std::set<std::string> ignored = kIgnored;
+  ignored.insert("@record_seconds");
+  for (const auto& part : parts) {
+    CAPTURE(part);
+    const fs::path a = d / "a" / (part + ".h5"), b = d / "b" / (part + ".h5");
+    REQUIRE(fs::exists(b));
+    const auto diff = h5_differences(a.string(), b.string(), ignored);
+    CHECK_MESSAGE(diff.empty(), join(diff));
+    CHECK_FALSE(fs::exists(d / "b" / (part + ".partial.h5")));
+  }
+  CHECK_FALSE(h5_differences((d / "a/fc300_fmnist_eta.h5").string(), (d / "a/fc300_fmnist_batch.h5").string(), ignored).empty());
+  const std::string ma = slurp(d / "a/summary.md"), mb = slurp(d / "b/summary.md");
+  CHECK(ma.find("  time ") != std::string::npos);
+  CHECK(without_times(ma) == without_times(mb));
   fs::remove_all(d);
 }
 

@@ -1169,11 +1169,11 @@ int net_main(int argc, char** argv) {
     ("max-memory", po::value<std::string>()->default_value("80%"), "refuse a run whose estimated memory exceeds this (bytes, K/M/G/T, or % of the machine; 0: no limit)")
     ("density-every", po::value<long long>()->default_value(0), "records between two (V_i, b_i) density snapshots (0: a tenth of the records, which follows --steps: "
         "give it to extend a run with --restart --steps)")
-    ("checkpoint", po::value<std::string>(), "checkpoint file (default: OUT with .checkpoint.h5; on --restart, the restart file); "
+    ("checkpoint", po::value<std::string>(), "checkpoint file (default: OUT with .checkpoint.h5, with --study OUT/study.checkpoint.h5; on --restart, the restart file); "
         "when given, the state after each complete run of the sweep (and the final one) is checkpointed too, so that the run can be extended")
     ("checkpoint-every", po::value<long long>()->default_value(0), "write the complete state every K steps of a run (a multiple of --record-every; "
         "atomically: the previous checkpoint stays until the new one is complete); 0: only on SIGINT/SIGTERM")
-    ("stop-at", po::value<long long>()->default_value(0), "stop at step T of the sweep (its runs one after another), rounded up to a record "
+    ("stop-at", po::value<long long>()->default_value(0), "stop at step T of the sweep or study (its runs one after another), rounded up to a record "
         "boundary, as on SIGTERM: checkpoint, partial output, exit status 75; continue with --restart; 0: run to the end")
     ("study-size", po::value<std::string>()->default_value("full"), "--study paper: full (the paper's sizes) | tiny (every part with 8 "
         "networks, 200 steps, full-batch gradients of 32 samples: seconds, for tests and smoke runs; not for conclusions)")

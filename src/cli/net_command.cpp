@@ -1175,8 +1175,9 @@ int net_main(int argc, char** argv) {
         "atomically: the previous checkpoint stays until the new one is complete); 0: only on SIGINT/SIGTERM")
     ("stop-at", po::value<long long>()->default_value(0), "stop at step T of the sweep or study (its runs one after another), rounded up to a record "
         "boundary, as on SIGTERM: checkpoint, partial output, exit status 75; continue with --restart; 0: run to the end")
-    ("study-size", po::value<std::string>()->default_value("full"), "--study paper: full (the paper's sizes) | tiny (every part with 8 "
-        "networks, 200 steps, full-batch gradients of 32 samples: seconds, for tests and smoke runs; not for conclusions)")
+    ("study-size", po::value<std::string>()->default_value("full"), "with --study: full (the paper's sizes) | tiny (seconds, for tests and smoke "
+        "runs; not for conclusions. paper: every part with 8 networks, 200 steps, full-batch gradients of 32 samples; deep: 2 "
+        "networks, 10 steps, records every 5 steps with S = 8)")
     ("restart", po::value<std::string>(), "continue the run of a checkpoint: its options are taken back (a contradicting one is "
         "refused), --steps is the total length of each run; the output equals an uninterrupted run's")
     ("progress", po::value<std::string>()->default_value("auto"), "always | auto (on a terminal) | never; without a terminal, always prints a line per 5%")

@@ -173,11 +173,12 @@ TEST_CASE("net: a restart with options that contradict the checkpoint is refused
   }
   CHECK(slurp(d / "b.checkpoint.h5") == ck);
   CHECK(slurp(d / "d.checkpoint.h5") == dk);
-  // Refused too: a checkpoint period that does not fall on record boundaries, and --study.
+  // Refused too: a checkpoint period that does not fall on record boundaries (of a sweep, of a
+  // study: test_restart_study.cpp).
   p = soret_run(kTwoLayer + " --eta 0.05 --steps 200 --out y.h5 --checkpoint-every 15", d);
   CHECK(p.status == 2);
   CHECK(p.err.find("--checkpoint-every") != std::string::npos);
-  p = soret_run("net --study paper --out study --checkpoint s.h5 -q", d);
+  p = soret_run("net --study paper --out study --checkpoint-every 15 -q", d);
   CHECK(p.status == 2);
   CHECK(p.err.find("--checkpoint") != std::string::npos);
   CHECK_FALSE(fs::exists(d / "y.h5"));

@@ -71,6 +71,9 @@ struct Study {
   int bootstrap = 200;
 };
 
+/// Record period (steps) of every part of --study paper, and of --study deep --study-size tiny.
+constexpr std::uint64_t kPaperRecordEvery = 20, kDeepTinyRecordEvery = 5;
+
 /// Runaway growth: ||V||_2 above this factor times its value at t = 0 (see runaway_at).
 constexpr double kRunawayFactor = 100.0;
 
@@ -156,7 +159,7 @@ struct Estimate {
   double network_steps = 0, seconds = 0, compare_seconds = 0;
 };
 
-/// Size and expected training time of run_study(s), from short calibration runs.
+/// Size and expected training time of the sweep of s (study_jobs), from short calibration runs.
 Estimate estimate(const Study& s) {
   Estimate est;
   for (int B : s.batches) {
@@ -235,17 +238,6 @@ void print_run(const Job& j, const RunResult& r) {
 
 /// The analyses of a sweep whose runs (study_jobs order) are in out.runs.
 void analyse_study(const Study& s, StudyOutput& out);
-
-StudyOutput run_study(const Study& s, bool quiet) {
-  StudyOutput out;
-  for (const auto& j : study_jobs(s)) {
-    out.runs.push_back(train(s.cfg, j.spec, j.opt));
-    if (j.spec.mode == Mode::sgd) warn_if_all_diverged(j.spec.name, out.runs.back().diverged_at);
-    if (!quiet) print_run(j, out.runs.back());
-  }
-  analyse_study(s, out);
-  return out;
-}
 
 void analyse_study(const Study& s, StudyOutput& out) {
   out.runaway.clear();
@@ -672,10 +664,15 @@ struct DeepCli {
 };
 
 /// Builds the data sets, the architecture and the options of a generic-backend sweep.
-DeepSweep make_sweep(const Study& s, const DeepCli& d) {
+/// `same_data`: a sweep on the same image data set (data, directory, classes, split), whose data
+/// sets are shared instead of read again (the parts of --study deep).
+DeepSweep make_sweep(const Study& s, const DeepCli& d, const DeepSweep* same_data = nullptr) {
   DeepSweep w;
   const bool image = d.data == "fashion-mnist" || d.data == "cifar10";
-  if (image) {
+  if (image && same_data) {
+    w.train = same_data->train;
+    w.eval = same_data->eval;
+  } else if (image) {
     std::string dir = d.data_dir;
     if (dir.empty()) {
       if (d.data == "cifar10") throw InputError("data-dir", "--data-dir: the CIFAR-10 binary files' directory is required");
@@ -848,6 +845,24 @@ std::function<void(hid_t)> run_group(const SweepControl& ctl, bool complete, std
   };
 }
 
+/// Removes `path` if it is a stopped run's partial output (an HDF5 file marked /run@complete = 0).
+bool remove_if_partial(const std::string& path) {
+  try {
+    if (!std::filesystem::is_regular_file(path) || H5Fis_hdf5(path.c_str()) <= 0) return false;
+    bool incomplete = false;
+    {
+      auto f = h5::open_file_read(path);
+      if (h5::exists(f, "run")) {
+        auto g = h5::open_group(f, "run");
+        incomplete = h5::attr_exists(g, "complete") && h5::read_attr_int64(g, "complete") == 0;
+      }
+    }
+    return incomplete && std::filesystem::remove(path);
+  } catch (const std::exception&) {  // (left in place)
+    return false;
+  }
+}
+
 /// The message of a stopped sweep (stderr) and its exit status.
 int report_stop(const SweepControl& ctl, const std::string& partial) {
   const int sig = interrupt_signal();
@@ -941,8 +956,13 @@ int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quie
   return 0;
 }
 
-/// --study deep: the paper's deep-network experiments at sizes that run in minutes.
-int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, bool quiet) {
+/// --study deep: the paper's deep-network experiments at sizes that run in minutes. Checkpoints
+/// as --study paper: its runs, part after part, are one sweep (run_jobs); a part's file is written
+/// when its last run completes (replacing PART.partial.h5, which a stop inside it writes), and
+/// summary.md when the study completes.
+int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, bool quiet, bool tiny, SweepControl& ctl,
+               const NetState* resumed,
+               const std::function<void(const std::vector<std::uint64_t>&, std::uint64_t)>& check_stop) {
   io::check_output_dir(out, "out");
   struct Part {
     const char* name;
@@ -955,17 +975,33 @@ int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, 
     long long T, K;
     int S;
   };
-  const std::vector<Part> parts = {
+  std::vector<Part> parts = {
       {"fc6_gaussian_eta", "fc:100,100,100,100,100", "gaussian", 100, 2, {0.025, 0.05, 0.075, 0.1}, {1}, 32, 10000, 200, 256},
       {"cnn6_fmnist_eta", "conv:10,10,10,10,10,10", "fashion-mnist", 0, 10, {0.0025, 0.005, 0.0075, 0.01}, {1}, 8, 2000, 200, 256},
       {"fc300_fmnist_eta", "fc:300", "fashion-mnist", 0, 10, {0.025, 0.05, 0.075, 0.1}, {100}, 4, 500, 25, 256},
       {"fc300_fmnist_batch", "fc:300", "fashion-mnist", 0, 10, {0.02}, {50, 100, 200}, 4, 500, 25, 256}};
+  if (tiny)  // --study-size tiny: seconds, for tests and smoke runs
+    for (auto& p : parts) {
+      p.E = 2;
+      p.T = 10;
+      p.K = std::int64_t(kDeepTinyRecordEvery);
+      p.S = 8;
+    }
   std::string md = "# soret net --study deep\n\nsoret " + std::string(soret::version) +
                    ". Gradient variance: unbiased variance over S fresh samples of each parameter's per-sample "
                    "gradient, summed over all parameters and divided by their number (grad_var), also per layer. "
                    "Collapse: best exponent k of tau = t eta^k (or t / |B|^k) with a bootstrap 95% interval over "
                    "networks.\n";
-  for (const auto& p : parts) {
+  // Every part's options and sweep (the image parts share one copy of the data set).
+  std::vector<Study> studies;
+  std::vector<DeepCli> clis;
+  std::vector<DeepSweep> sweeps;
+  std::vector<std::string> heads;
+  std::vector<RunSpec> specs;
+  std::vector<std::uint64_t> steps;
+  std::vector<std::size_t> part_of, first;
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    const Part& p = parts[k];
     Study s = base;
     DeepCli d = dbase;
     d.arch = p.arch;
@@ -984,20 +1020,108 @@ int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, 
     s.opt.ensemble = p.E;
     s.opt.steps = std::uint64_t(p.T);
     s.opt.record_every = std::uint64_t(p.K);
-    const DeepSweep w = make_sweep(s, d);
+    const DeepSweep* same = nullptr;
+    for (std::size_t j = 0; j < k; ++j)
+      if (clis[j].data == d.data && clis[j].classes == d.classes && clis[j].data_dir == d.data_dir) same = &sweeps[j];
+    sweeps.push_back(make_sweep(s, d, same));
+    studies.push_back(s);
+    clis.push_back(d);
+    const DeepSweep& w = sweeps.back();
     char head[512];
     std::snprintf(head, sizeof head, "%s: %s, %zu parameters, %s, %s loss, E = %d, %lld steps, records every %lld with S = %d",
                   p.name, w.arch->text.c_str(), w.arch->params(), w.train->describe().c_str(),
                   to_string(w.opt.loss).c_str(), p.E, p.T, p.K, p.S);
-    if (!quiet) std::printf("study %s\n", head);
-    const auto o = run_deep_sweep(w, quiet);
-    write_deep_sweep(out + "/" + p.name + ".h5", w, o, deep_params(w, d, s));
-    const std::string sm = deep_summary(w, o);
-    if (!quiet) std::fputs(sm.c_str(), stdout);
-    md += "\n## " + std::string(head) + "\n\n```\n" + sm + "```\n";
+    heads.push_back(head);
+    first.push_back(specs.size());
+    for (int B : p.batches)
+      for (double eta : p.etas) {
+        RunSpec spec;
+        spec.eta = eta;
+        spec.batch = B;
+        spec.name = run_name(eta, B);
+        specs.push_back(spec);
+        steps.push_back(std::uint64_t(p.T));
+        part_of.push_back(k);
+      }
+  }
+  first.push_back(specs.size());
+  if (resumed) ctl.restarted_at = sweep_step(steps, resumed->deep.size(), resumed->t());
+  check_stop(steps, ctl.restarted_at);
+  if (!quiet && resumed)
+    std::printf("soret net --study deep: restarted from step %llu of the study (%zu of its %zu runs begun), %s\n",
+                (unsigned long long)ctl.restarted_at, resumed->deep.size(), specs.size(), ctl.restart_path.c_str());
+  auto part_output = [&](std::size_t p, const std::vector<DeepRun>& all) {
+    DeepSweepOutput o;
+    for (std::size_t i = first[p]; i < std::min(first[p + 1], all.size()); ++i) o.runs.push_back(all[i]);
+    return o;
+  };
+  std::vector<DeepRun> all;
+  bool complete = false;
+  {
+    InterruptScope interrupt;  // SIGINT/SIGTERM: finish the block, checkpoint, partial output
+    complete = run_jobs<DeepRun>(
+        specs, steps, resumed ? resumed->deep : std::vector<DeepRun>{}, ctl,
+        [&](std::size_t i, const DeepRun* from, const BlockPlan& bp, const std::function<void(const DeepRun&)>& ck) {
+          const std::size_t p = part_of[i];
+          if (i == first[p] && !quiet) std::printf("study %s\n", heads[p].c_str());
+          const DeepSweep& w = sweeps[p];
+          DeepOptions op = w.opt;
+          op.resume = from;
+          op.blocks = bp;
+          op.on_checkpoint = ck;
+          return train_deep(*w.arch, *w.train, *w.eval, specs[i], op);
+        },
+        [&](const std::vector<DeepRun>& v) {
+          NetState st;
+          st.backend = "generic";
+          st.deep = v;
+          io::write_net_state(ctl.ckpath, st, ctl.ini, ctl.context);
+        },
+        [&](std::size_t i, const DeepRun& r) {
+          const std::size_t p = part_of[i];
+          const DeepSweep& w = sweeps[p];
+          if (!quiet) {
+            int div = 0;
+            for (auto dd : r.diverged_at) div += dd >= 0;
+            std::printf("  run %-18s %7.2f s  %9.0f network-steps/s  (records %.0f%% of thread time)  diverged %d/%d\n",
+                        r.spec.name.c_str(), r.seconds, double(w.opt.ensemble) * double(w.opt.steps) / r.seconds,
+                        100.0 * r.record_seconds / (r.seconds * (w.opt.threads > 0 ? w.opt.threads : omp_get_max_threads())),
+                        div, w.opt.ensemble);
+            std::fflush(stdout);
+          }
+          if (i + 1 != first[p + 1]) return;
+          DeepSweepOutput o = part_output(p, all);
+          o.collapses = deep_collapses(w, o.runs);
+          deep_rates(w, o);
+          const std::string file = out + "/" + parts[p].name + ".h5";
+          write_deep_sweep(file, w, o, deep_params(w, clis[p], studies[p]),
+                           run_group(ctl, true, o.runs.size(), o.runs.back().t_reached));
+          remove_if_partial(io::partial_output_path(file));
+          const std::string sm = deep_summary(w, o);
+          if (!quiet) std::fputs(sm.c_str(), stdout);
+          md += "\n## " + heads[p] + "\n\n```\n" + sm + "```\n";
+        },
+        all);
+  }
+  if (!complete) {
+    std::size_t at = all.size();
+    if (!all.empty() && !all.back().complete) --at;
+    const std::size_t p = part_of[std::min(at, part_of.size() - 1)];
+    ctl.stopped_run = std::string(parts[p].name) + "/" + ctl.stopped_run;
+    const std::string partial = io::partial_output_path(out + "/" + parts[p].name + ".h5");
+    DeepSweepOutput o = part_output(p, all);
+    if (!o.runs.empty() && o.runs.back().records() == 0) o.runs.pop_back();
+    std::size_t ncomplete = 0;
+    for (const auto& r : o.runs) ncomplete += r.complete;
+    write_deep_sweep(partial, sweeps[p], o, deep_params(sweeps[p], clis[p], studies[p]),
+                     run_group(ctl, false, ncomplete, o.runs.empty() ? 0 : o.runs.back().t_reached));
+    return report_stop(ctl, partial);
   }
   io::write_file_atomic(out + "/summary.md", md, "out");
-  if (!quiet) std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_net_deep.py %s\n", out.c_str(), out.c_str());
+  if (!quiet) {
+    print_checkpoints(ctl);
+    std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_net_deep.py %s\n", out.c_str(), out.c_str());
+  }
   return 0;
 }
 
@@ -1045,12 +1169,15 @@ int net_main(int argc, char** argv) {
     ("max-memory", po::value<std::string>()->default_value("80%"), "refuse a run whose estimated memory exceeds this (bytes, K/M/G/T, or % of the machine; 0: no limit)")
     ("density-every", po::value<long long>()->default_value(0), "records between two (V_i, b_i) density snapshots (0: a tenth of the records, which follows --steps: "
         "give it to extend a run with --restart --steps)")
-    ("checkpoint", po::value<std::string>(), "checkpoint file (default: OUT with .checkpoint.h5; on --restart, the restart file); "
+    ("checkpoint", po::value<std::string>(), "checkpoint file (default: OUT with .checkpoint.h5, with --study OUT/study.checkpoint.h5; on --restart, the restart file); "
         "when given, the state after each complete run of the sweep (and the final one) is checkpointed too, so that the run can be extended")
     ("checkpoint-every", po::value<long long>()->default_value(0), "write the complete state every K steps of a run (a multiple of --record-every; "
         "atomically: the previous checkpoint stays until the new one is complete); 0: only on SIGINT/SIGTERM")
-    ("stop-at", po::value<long long>()->default_value(0), "stop at step T of the sweep (its runs one after another), rounded up to a record "
+    ("stop-at", po::value<long long>()->default_value(0), "stop at step T of the sweep or study (its runs one after another), rounded up to a record "
         "boundary, as on SIGTERM: checkpoint, partial output, exit status 75; continue with --restart; 0: run to the end")
+    ("study-size", po::value<std::string>()->default_value("full"), "with --study: full (the paper's sizes) | tiny (seconds, for tests and smoke "
+        "runs; not for conclusions. paper: every part with 8 networks, 200 steps, full-batch gradients of 32 samples; deep: 2 "
+        "networks, 10 steps, records every 5 steps with S = 8)")
     ("restart", po::value<std::string>(), "continue the run of a checkpoint: its options are taken back (a contradicting one is "
         "refused), --steps is the total length of each run; the output equals an uninterrupted run's")
     ("progress", po::value<std::string>()->default_value("auto"), "always | auto (on a terminal) | never; without a terminal, always prints a line per 5%")
@@ -1059,11 +1186,6 @@ int net_main(int argc, char** argv) {
   po::variables_map vm;
   if (!parse_options(desc, argc, argv, vm)) return 0;
   const bool quiet = vm.count("quiet") > 0;
-  if (!vm["study"].defaulted())
-    for (const char* o : {"checkpoint", "checkpoint-every", "stop-at", "restart"})
-      if (vm.count(o) && !vm[o].defaulted())
-        throw InputError(o, std::string("--") + o + " is not available with --study (a study is many sweeps into a directory); "
-                                                    "run a sweep without --study to checkpoint it");
 
   // --restart: the checkpoint's state and options (read and verified before anything else).
   const bool restarting = vm.count("restart") > 0;
@@ -1073,7 +1195,16 @@ int net_main(int argc, char** argv) {
     const std::string rpath = vm["restart"].as<std::string>();
     rstate = io::read_net_state(rpath, &rhead);
     apply_stored_options(desc, vm, rhead.options, rpath, {"steps", "out", "checkpoint-every"});
+    // (the stored options hold --study: a study's checkpoint makes this run that study)
+    const auto at = rhead.context.find("study = ");
+    const std::string of_study = at == std::string::npos ? "" : rhead.context.substr(at + 8, rhead.context.find('\n', at) - at - 8);
+    if (of_study != vm["study"].as<std::string>())
+      throw InputError("restart", "--restart: '" + rpath + "' is the checkpoint of " +
+                                      (of_study.empty() ? std::string("a sweep") : "--study " + of_study) +
+                                      ", not of --study " + vm["study"].as<std::string>() + "; a restart continues the same run");
   }
+  if (vm["study"].defaulted() && !vm["study-size"].defaulted())
+    throw InputError("study-size", "--study-size goes with --study paper or deep");
 
   Study s;
   s.cfg.M = vm["inputs"].as<int>();
@@ -1166,13 +1297,17 @@ int net_main(int argc, char** argv) {
   if (!study.empty() && study != "paper" && study != "deep") throw InputError("study", "--study must be 'paper' or 'deep'");
   if (!study.empty()) {
     // A study fixes its models, sweeps and sizes: any other option would be silently ignored, so it is refused.
-    const std::vector<std::string> allowed = {"study", "out", "threads", "seed", "bootstrap", "data-dir", "progress",
-                                              "quiet", "config", "help"};
+    std::vector<std::string> allowed = {"study", "out", "threads", "seed", "bootstrap", "data-dir", "progress",
+                                        "quiet", "config", "help"};
+    // checkpoint and restart (the stored options of a study are the ones above)
+      for (const char* o : {"study-size", "checkpoint", "checkpoint-every", "stop-at", "restart"}) allowed.push_back(o);
     for (const auto& [name, value] : vm)
       if (!value.defaulted() && std::find(allowed.begin(), allowed.end(), name) == allowed.end())
         throw InputError(name, "--" + name + " cannot be combined with --study " + study +
                                    ", which sets its own models and sizes (with --study: --out, --threads, --seed, "
-                                   "--bootstrap, --data-dir, --progress, --quiet); run without --study to choose them");
+                                   "--bootstrap, --data-dir, --progress, --quiet" +
+                                   ", --study-size, --checkpoint, --checkpoint-every, --stop-at, --restart" +
+                                   "); run without --study to choose them");
   }
 
   DeepCli d;
@@ -1191,9 +1326,14 @@ int net_main(int argc, char** argv) {
   if (d.sampler != "auto") parse_sampler(d.sampler);
   const double budget = parse_memory_size(vm["max-memory"].as<std::string>(), "max-memory");
   if (!generic && study.empty()) enforce_memory_budget(estimate_twolayer_memory(s), budget);
-  if (study == "deep") return deep_study(s, d, out, quiet);
+  std::string size = vm["study-size"].as<std::string>();
+  if (size != "full" && size != "tiny") throw InputError("study-size", "--study-size must be full or tiny");
+  const bool tiny = size == "tiny";
+  // Record period of every part of a study (checkpoints fall on its multiples).
+  const std::uint64_t study_K = study == "paper" ? kPaperRecordEvery : tiny ? kDeepTinyRecordEvery : 200;
 
-  // Checkpoints: to --checkpoint, or the restart file, or OUT.checkpoint.h5 (periodic ones, the
+  // Checkpoints: to --checkpoint, or the restart file, or OUT.checkpoint.h5 (--study paper:
+  // OUT/study.checkpoint.h5) (periodic ones, the
   // ones after each complete run when --checkpoint is given, and the one written on a stop).
   SweepControl ctl;
   if (study.empty()) {
@@ -1225,6 +1365,30 @@ int net_main(int argc, char** argv) {
       throw InputError("restart", "--restart: '" + ctl.restart_path + "' is a checkpoint of a " +
                                       (rstate.backend == "generic" ? "generic-backend (--arch fc/conv)" : "two-layer") +
                                       " run; this run is " + (generic ? "--arch " + arch_name : "two-layer"));
+  } else {  // --study paper|deep: one checkpoint for the whole study, its runs one after another, part by part
+    const long long ce = vm["checkpoint-every"].as<long long>(), sa = vm["stop-at"].as<long long>();
+    if (ce < 0) throw InputError("checkpoint-every", "--checkpoint-every must be >= 0");
+    if (std::uint64_t(ce) % study_K != 0)
+      throw InputError("checkpoint-every", "--checkpoint-every must be a multiple of the study's record period (" +
+                                               std::to_string(study_K) + "): checkpoints fall on record boundaries");
+    if (sa < 0) throw InputError("stop-at", "--stop-at must be >= 0");
+    io::check_output_dir(out, "out");
+    ctl.restarting = restarting;
+    if (restarting) ctl.restart_path = vm["restart"].as<std::string>();
+    ctl.ckpath = vm.count("checkpoint") ? vm["checkpoint"].as<std::string>()
+                 : restarting           ? ctl.restart_path
+                                        : out + "/study.checkpoint.h5";
+    io::check_output_file(ctl.ckpath, "checkpoint");
+    ctl.every = std::uint64_t(ce);
+    ctl.stop_at = std::uint64_t(sa);
+    ctl.checkpoint_runs = vm.count("checkpoint") > 0 || ce > 0;
+    OptionRecord record;
+    record_options(record, vm, {"study", "study-size", "seed", "bootstrap", "data-dir", "out", "checkpoint-every"});
+    ctl.ini = record.ini();
+    const std::string backend = study == "deep" ? "generic" : "twolayer";
+    ctl.context = "backend = " + backend + "\nstudy = " + study;
+    if (restarting && rstate.backend != backend)
+      throw InputError("restart", "--restart: '" + ctl.restart_path + "' is not a checkpoint of --study " + study);
   }
   // --stop-at counts the steps of the whole sweep: it must lie inside it, and after the checkpoint.
   auto check_stop = [&](const std::vector<std::uint64_t>& steps, std::uint64_t restarted_at) {
@@ -1235,6 +1399,7 @@ int net_main(int argc, char** argv) {
     if (ctl.stop_at > 0 && restarting && ctl.stop_at <= restarted_at)
       throw InputError("stop-at", "--stop-at: the checkpoint is at step " + std::to_string(restarted_at) + " of the sweep already");
   };
+  if (study == "deep") return deep_study(s, d, out, quiet, tiny, ctl, restarting ? &rstate : nullptr, check_stop);
   if (generic) {
     std::vector<std::uint64_t> steps(s.etas.size() * s.batches.size(), s.opt.steps);
     check_stop(steps, restarting ? sweep_step(steps, rstate.deep.size(), rstate.t()) : 0);
@@ -1318,19 +1483,28 @@ int net_main(int argc, char** argv) {
   }
 
   // --study paper: the two-layer experiments of the paper (Appendix A.6 and Fig. 2, top row).
-  io::check_output_dir(out, "out");
+  // Its runs, part after part, are one sweep for checkpoints, --stop-at and --restart (run_jobs):
+  // the checkpoint holds every run begun (complete parts' runs too, so that a restart rebuilds
+  // their files and summary.md exactly). A part's file (and summary.md, with the parts complete so
+  // far) is written when its last run completes, and replaces the part's PART.partial.h5; a stop
+  // writes the part in progress to PART.partial.h5 (/run@complete = 0) only.
   std::string top;  // the first screen: one row per claim tested, filled part by part
   std::string md = "# soret net --study paper\n\nsoret " + std::string(soret::version) +
                    ". Collapse: best exponent k of tau = t eta^k (or t / |B|^k) with a bootstrap 95% interval over "
                    "networks; early rate: slope at t = 0 per step, log-log exponent vs eta or |B|; mechanism: "
                    "early rates of SGD against full-batch GD and frozen-V SGD from the same initial states.\n";
   struct Part { const char* name; int M, N; Data data; std::vector<double> etas; std::vector<int> batches; int E; long long T; };
-  const std::vector<Part> parts = {
+  std::vector<Part> parts = {
       {"gaussian_eta", 10, 10, Data::gaussian, {0.025, 0.05, 0.075, 0.1}, {1}, 512, 20000},
       {"gaussian_batch", 10, 10, Data::gaussian, {0.05}, {1, 2, 3}, 512, 20000},
       {"uniform_eta", 10, 10, Data::uniform, {0.025, 0.05, 0.075, 0.1}, {1}, 512, 20000},
       {"uniform_batch", 10, 10, Data::uniform, {0.05}, {1, 2, 3}, 512, 20000},
       {"fig2_gaussian_eta_M100", 100, 100, Data::gaussian, {0.025, 0.05, 0.075, 0.1}, {1}, 128, 10000}};
+  if (tiny)
+    for (auto& p : parts) {
+      p.E = 8;
+      p.T = 200;
+    }
   auto part_study = [&](const Part& p) {
     Study st = s;
     st.cfg.M = p.M;
@@ -1340,55 +1514,135 @@ int net_main(int argc, char** argv) {
     st.batches = p.batches;
     st.opt.ensemble = p.E;
     st.opt.steps = std::uint64_t(p.T);
-    st.opt.record_every = 20;
+    st.opt.record_every = kPaperRecordEvery;
     st.compare = std::string(p.name) == "gaussian_eta" || std::string(p.name) == "uniform_eta" ||
                  std::string(p.name) == "fig2_gaussian_eta_M100";
-    st.full_batch = 256;
+    st.full_batch = tiny ? 32 : 256;
     // At M = N = 100 a full-batch step costs 256 sample-passes of a 10^4-parameter net: the
     // mechanism runs use the first 32 networks (measured: about 30 s per network on this machine).
     if (p.M == 100) st.compare_ensemble = 32;
     return st;
   };
-  if (!quiet) {
-    double total = 0, steps = 0;
-    std::printf("soret net --study paper: %zu parts into %s/\n", parts.size(), out.c_str());
+  // The study's runs in order: part_of[i] is run i's part, first[p] part p's first run.
+  std::vector<Study> studies;
+  std::vector<Job> jobs;
+  std::vector<std::size_t> part_of, first;
+  std::vector<RunSpec> specs;
+  std::vector<std::uint64_t> steps;
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    studies.push_back(part_study(parts[p]));
+    first.push_back(jobs.size());
+    for (const auto& j : study_jobs(studies.back())) {
+      jobs.push_back(j);
+      part_of.push_back(p);
+      specs.push_back(j.spec);
+      steps.push_back(j.opt.steps);
+    }
+  }
+  first.push_back(jobs.size());
+  if (restarting) ctl.restarted_at = sweep_step(steps, rstate.runs.size(), rstate.t());
+  check_stop(steps, ctl.restarted_at);
+  if (!quiet && !restarting) {
+    double total = 0, nsteps = 0;
+    std::printf("soret net --study paper%s: %zu parts into %s/\n", tiny ? " (--study-size tiny)" : "", parts.size(), out.c_str());
     for (const auto& p : parts) {
       const Study st = part_study(p);
       const Estimate e = estimate(st);
       print_estimate(("  " + std::string(p.name)).c_str(), st, e);
       total += e.seconds + e.compare_seconds;
-      steps += e.network_steps;
+      nsteps += e.network_steps;
     }
-    std::printf("  in all %.3g network-steps, expected about %.0f s of training (plus the bootstrap intervals)\n", steps,
+    std::printf("  in all %.3g network-steps, expected about %.0f s of training (plus the bootstrap intervals)\n", nsteps,
                 total);
   }
-  for (const auto& p : parts) {
-    const Study st = part_study(p);
-    if (!quiet) std::printf("study %s: M=%d N=%d, %s data, E=%d, %lld steps\n", p.name, p.M, p.N,
-                            to_string(p.data).c_str(), p.E, p.T);
-    const auto o = run_study(st, quiet);
-    write_study(out + "/" + p.name + ".h5", st, o, params(st));
-    const std::string sm = summary(o);
-    if (!quiet) std::fputs(sm.c_str(), stdout);
-    char head[256];
-    std::snprintf(head, sizeof head, "\n## %s: M = %d, N = %d, %s data, random labels, E = %d, %lld steps\n\n```\n",
-                  p.name, p.M, p.N, to_string(p.data).c_str(), p.E, p.T);
-    md += head + sm + "```\n";
-    top += findings(p.name, o);
-    std::fflush(stdout);
-    // After every part (a stopped study keeps what it found): the verdicts first, then the parts.
-    io::write_file_atomic(out + "/summary.md",
-                          md.substr(0, md.find('\n') + 1) +
-                              "\n## What holds (one row per claim tested; details per part below)\n\n"
-                              "Verdict rules: a collapse holds when its bootstrap 95% interval contains 2 (vs eta) or 1 (vs |B|), "
-                              "is unresolved when the interval is wider than the value, and is not supported at an end of the "
-                              "searched range; Eq. 8 holds when the step correlation is within 5 SE of 1; Eq. 27 when the measured "
-                              "noise part is within 5 SE of its prediction. Runaway: ||V|| > 100 ||V(0)||.\n\n"
-                              "| part | claim | measured | verdict |\n|---|---|---|---|\n" +
-                              top + md.substr(md.find('\n') + 1),
-                          "out");
+  if (!quiet && restarting)
+    std::printf("soret net --study paper: restarted from step %llu of the study (%zu of its %zu runs begun), %s\n",
+                (unsigned long long)ctl.restarted_at, rstate.runs.size(), jobs.size(), ctl.restart_path.c_str());
+  // Part p's output from the runs in `all` (those of p: complete, or the last in progress).
+  auto part_output = [&](std::size_t p, const std::vector<RunResult>& all) {
+    StudyOutput o;
+    for (std::size_t i = first[p]; i < std::min(first[p + 1], all.size()); ++i) o.runs.push_back(all[i]);
+    return o;
+  };
+  std::vector<RunResult> all;
+  bool complete = false;
+  {
+    InterruptScope interrupt;  // SIGINT/SIGTERM: finish the block, checkpoint, partial output
+    complete = run_jobs<RunResult>(
+        specs, steps, rstate.runs, ctl,
+        [&](std::size_t i, const RunResult* from, const BlockPlan& bp, const std::function<void(const RunResult&)>& ck) {
+          if (i == first[part_of[i]] && !quiet)
+            std::printf("study %s: M=%d N=%d, %s data, E=%d, %lld steps\n", parts[part_of[i]].name, parts[part_of[i]].M,
+                        parts[part_of[i]].N, to_string(parts[part_of[i]].data).c_str(), parts[part_of[i]].E,
+                        parts[part_of[i]].T);
+          TrainOptions op = jobs[i].opt;
+          op.resume = from;
+          op.blocks = bp;
+          op.on_checkpoint = ck;
+          return train(studies[part_of[i]].cfg, jobs[i].spec, op);
+        },
+        [&](const std::vector<RunResult>& v) {
+          NetState st;
+          st.backend = "twolayer";
+          st.runs = v;
+          io::write_net_state(ctl.ckpath, st, ctl.ini, ctl.context);
+        },
+        [&](std::size_t i, const RunResult& r) {
+          const std::size_t p = part_of[i];
+          if (jobs[i].spec.mode == Mode::sgd) warn_if_all_diverged(jobs[i].spec.name, r.diverged_at);
+          if (!quiet) print_run(jobs[i], r);
+          if (i + 1 != first[p + 1]) return;
+          // The part's last run: its analyses, its file, and summary.md with the parts so far.
+          const Study& st = studies[p];
+          StudyOutput o = part_output(p, all);
+          analyse_study(st, o);
+          write_study(out + "/" + parts[p].name + ".h5", st, o, params(st),
+                      run_group(ctl, true, o.runs.size(), o.runs.back().t_reached));
+          // The part's file supersedes the partial output a stop inside it left (removed only if
+          // it is one: an HDF5 file marked /run@complete = 0).
+          remove_if_partial(io::partial_output_path(out + "/" + parts[p].name + ".h5"));
+          const std::string sm = summary(o);
+          if (!quiet) std::fputs(sm.c_str(), stdout);
+          char head[256];
+          std::snprintf(head, sizeof head, "\n## %s: M = %d, N = %d, %s data, random labels, E = %d, %lld steps\n\n```\n",
+                        parts[p].name, parts[p].M, parts[p].N, to_string(parts[p].data).c_str(), parts[p].E, parts[p].T);
+          md += head + sm + "```\n";
+          top += findings(parts[p].name, o);
+          std::fflush(stdout);
+          // After every part (a stopped study keeps what it found): the verdicts first, then the parts.
+          io::write_file_atomic(out + "/summary.md",
+                                md.substr(0, md.find('\n') + 1) +
+                                    "\n## What holds (one row per claim tested; details per part below)\n\n"
+                                    "Verdict rules: a collapse holds when its bootstrap 95% interval contains 2 (vs eta) or 1 (vs |B|), "
+                                    "is unresolved when the interval is wider than the value, and is not supported at an end of the "
+                                    "searched range; Eq. 8 holds when the step correlation is within 5 SE of 1; Eq. 27 when the measured "
+                                    "noise part is within 5 SE of its prediction. Runaway: ||V|| > 100 ||V(0)||.\n\n"
+                                    "| part | claim | measured | verdict |\n|---|---|---|---|\n" +
+                                    top + md.substr(md.find('\n') + 1),
+                                "out");
+        },
+        all);
   }
-  if (!quiet) std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_net.py %s\n", out.c_str(), out.c_str());
+  if (!complete) {
+    // The part in progress: the one of the last run begun, or (stopped between two runs) the next.
+    std::size_t at = all.size();
+    if (!all.empty() && !all.back().complete) --at;
+    const std::size_t p = part_of[std::min(at, part_of.size() - 1)];
+    ctl.stopped_run = std::string(parts[p].name) + "/" + ctl.stopped_run;
+    const std::string partial = io::partial_output_path(out + "/" + parts[p].name + ".h5");
+    StudyOutput o = part_output(p, all);
+    if (!o.runs.empty() && o.runs.back().records() == 0) o.runs.pop_back();
+    for (const auto& r : o.runs) o.runaway.push_back(runaway_at(r, kRunawayFactor));
+    std::size_t ncomplete = 0;
+    for (const auto& r : o.runs) ncomplete += r.complete;
+    write_study(partial, studies[p], o, params(studies[p]),
+                run_group(ctl, false, ncomplete, o.runs.empty() ? 0 : o.runs.back().t_reached));
+    return report_stop(ctl, partial);
+  }
+  if (!quiet) {
+    print_checkpoints(ctl);
+    std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_net.py %s\n", out.c_str(), out.c_str());
+  }
   return 0;
 }
 

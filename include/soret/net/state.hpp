@@ -10,7 +10,8 @@
 // windows), the parameters of every network at t (a diverged network's at its divergence) and
 // the divergence steps. Every random draw is keyed on (seed, network, absolute step, sample), so a
 // run resumed from that state makes exactly the steps, and produces exactly the records, of the
-// uninterrupted run, with any thread count.
+// uninterrupted run, with any thread count. `soret net --study paper` stores its runs, part after
+// part, as one such sweep.
 #include <cstdint>
 #include <functional>
 #include <string>

@@ -219,6 +219,13 @@ TEST_CASE("fault table: each bad input is one line naming it - exit 2 - nothing 
       {WF + "--init file:IN/good.h5 --walkers 5", "--walkers"},
       {WF + "--init file:IN/negative-t.h5", "/final/t"},
       {WF + "--init file:IN/no-seed.h5", "--seed"},
+      // Files found by fuzz_readers (tests/data): malformed HDF5 on which libhdf5 asks for 3 TB, or leaks
+      {WF + "--init file:" SORET_TEST_DATA "/fuzz-hdf5-huge-alloc.h5", "fuzz-hdf5-huge-alloc.h5"},
+      {W0 + "--restart " SORET_TEST_DATA "/fuzz-hdf5-huge-alloc.h5", "fuzz-hdf5-huge-alloc.h5"},
+      {WF + "--init file:" SORET_TEST_DATA "/fuzz-hdf5-open-leak.h5", "fuzz-hdf5-open-leak.h5"},
+      {W0 + "--restart " SORET_TEST_DATA "/fuzz-hdf5-open-leak.h5", "fuzz-hdf5-open-leak.h5"},
+      // ... and a /final/position whose shape claims 3e13 elements in 32 bytes (soret allocated them)
+      {WF + "--init file:" SORET_TEST_DATA "/fuzz-huge-shape.h5", "stores 32 bytes"},
       // --restart: broken or foreign checkpoints, contradicting options, bad checkpoint options
       {W0 + "--restart IN/ck-truncated.h5", "ck-truncated.h5"},
       {W0 + "--restart IN/ck-empty.h5", "ck-empty.h5"},

@@ -59,8 +59,27 @@ std::vector<T> read_impl(hid_t loc, const std::string& name, hid_t type, std::ve
   const int rank = H5Sget_simple_extent_ndims(space);
   std::vector<hsize_t> d(std::max(rank, 0));
   H5Sget_simple_extent_dims(space, d.data(), nullptr);
+  // The element count comes from the file: a corrupt shape must not become a huge allocation
+  // (found by fuzz_readers). Checked against what the dataset stores: all of it when unfiltered,
+  // at most ~1000x expansion when compressed (deflate's limit is 1032:1).
   hsize_t n = 1;
-  for (auto x : d) n *= x;
+  bool overflow = false;
+  for (auto x : d) {
+    if (x != 0 && n > (hsize_t(1) << 62) / x) overflow = true;
+    n *= x;
+  }
+  if (rank < 0 || overflow) throw std::runtime_error("HDF5: " + name + " has an impossible shape");
+  if (n > 0) {
+    Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
+    const int filters = dcpl.id() >= 0 ? H5Pget_nfilters(dcpl) : 0;
+    Handle ft(H5Dget_type(ds), H5Tclose);
+    const double elem = double(std::max<size_t>(H5Tget_size(ft), 1));
+    const double stored = double(H5Dget_storage_size(ds));
+    const double limit = filters > 0 ? stored * 1100.0 + 1048576.0 : stored;
+    if (double(n) * elem > limit)
+      throw std::runtime_error("HDF5: " + name + " claims " + std::to_string(n) + " elements but stores " +
+                               std::to_string(std::uint64_t(stored)) + " bytes (truncated or corrupt)");
+  }
   std::vector<T> out(n);
   if (n > 0) check(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "read " + name);
   if (dims) *dims = d;

@@ -132,6 +132,16 @@ void write_init_files(const fs::path& in, const std::string& good) {
   fs::create_directories(in / "a-directory.h5");
 }
 
+/// Lines the sanitizer runtime adds in the sanitizer build (ASan's "failed to allocate" warning
+/// when libhdf5 asks for terabytes on a malformed file and gets null): not soret's output.
+long sanitizer_lines(const std::string& err) {
+  long n = 0;
+  std::istringstream in(err);
+  for (std::string line; std::getline(in, line);)
+    n += line.rfind("==", 0) == 0 && line.find("AddressSanitizer failed to allocate") != std::string::npos;
+  return n;
+}
+
 struct Row {
   std::string args;    // after "soret"; OUT, IN: the output and input directories
   std::string option;  // what the one line must name
@@ -307,7 +317,7 @@ TEST_CASE("fault table: each bad input is one line naming it - exit 2 - nothing 
     const auto r = run_soret(args);
     CAPTURE(r.err);
     CHECK(r.status == 2);
-    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') - sanitizer_lines(r.err) == 1);
     CHECK(r.err.find(row.option) != std::string::npos);
     const auto after = snapshot(out);
     CHECK_MESSAGE(after == before_out, "files under --out changed: " << names(after));

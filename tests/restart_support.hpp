@@ -29,6 +29,21 @@ struct Proc {
   std::string err;  ///< stderr
 };
 
+/// A fresh, empty directory for one test: TMP/soret-PREFIX-PID-TAG.
+inline std::filesystem::path fresh_test_dir(const std::string& prefix, const std::string& tag) {
+  const auto d = std::filesystem::temp_directory_path() / ("soret-" + prefix + "-" + std::to_string(::getpid()) + "-" + tag);
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+/// h5_differences' list on one line (for CHECK_MESSAGE).
+inline std::string join_lines(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += x + "; ";
+  return s;
+}
+
 /// Runs `PREFIX soret ARGS` (shell words; PREFIX e.g. "mpirun -np 2") to completion; stdout
 /// dropped, stderr captured.
 inline Proc soret_run_prefixed(const std::string& prefix, const std::string& args, const std::filesystem::path& dir) {

@@ -20,12 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh(const std::string& tag) {
-  const fs::path d = fs::temp_directory_path() / ("soret-mpi-" + tag + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path fresh(const std::string& tag) { return soret::test::fresh_test_dir("mpi", tag); }
 
 /// `mpirun -np K soret ARGS` in dir (root allowed, oversubscription allowed).
 Proc mpirun(int k, const std::string& args, const fs::path& dir) {
@@ -39,11 +34,7 @@ const std::set<std::string> kMayDiffer{"/run@seconds", "/run@walker_steps_per_se
                                        "/run@restarted_from", "/run@restarted_at", "/run@seconds_before_restart",
                                        "/run@checkpoints_written"};
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += x + "; ";
-  return s;
-}
+std::string join(const std::vector<std::string>& v) { return soret::test::join_lines(v); }
 
 void same_for_ranks(const std::string& tag, const std::string& opts) {
   const fs::path d = fresh(tag);

@@ -27,13 +27,7 @@ using soret::test::soret_run;
 
 namespace {
 
-/// A fresh directory per test.
-fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("soret-restart-net-" + std::to_string(::getpid()) + "-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path fresh_dir(const std::string& tag) { return soret::test::fresh_test_dir("restart-net", tag); }
 
 /// Attributes that differ between an uninterrupted run and a stopped + restarted one by design:
 /// wall times (each run's `seconds`, the generic backend's `record_seconds`, the checkpoints'
@@ -42,11 +36,7 @@ fs::path fresh_dir(const std::string& name) {
 const std::set<std::string> kIgnored = {"@seconds", "@record_seconds", "/run@checkpoint_seconds",
                                         "/run@checkpoints_written", "/run@restarted_from", "/run@restarted_at"};
 
-std::string join_diffs(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += x + "; ";
-  return s;
-}
+std::string join_diffs(const std::vector<std::string>& v) { return soret::test::join_lines(v); }
 
 std::int64_t run_attr(const fs::path& file, const char* name) {
   soret::h5::Handle f = soret::h5::open_file_read(file.string());

@@ -33,12 +33,7 @@ TEST_SUITE_BEGIN("restart");
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("soret-restart-study-" + std::to_string(::getpid()) + "-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path fresh_dir(const std::string& tag) { return soret::test::fresh_test_dir("restart-study", tag); }
 
 /// Attributes that differ by design between an uninterrupted study and a stopped + restarted one:
 /// wall times, checkpoint counts and costs, the restart's provenance, the thread count.
@@ -54,11 +49,7 @@ std::string slurp(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += x + "; ";
-  return s;
-}
+std::string join(const std::vector<std::string>& v) { return soret::test::join_lines(v); }
 
 std::int64_t run_attr(const fs::path& file, const char* name) {
   soret::h5::Handle f = soret::h5::open_file_read(file.string());

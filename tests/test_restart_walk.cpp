@@ -23,12 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh(const std::string& tag) {
-  const fs::path d = fs::temp_directory_path() / ("soret-restart-" + tag + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path fresh(const std::string& tag) { return soret::test::fresh_test_dir("restart", tag); }
 
 /// Attributes a restarted run may write differently: timings, the output and restart paths, the
 /// thread count, and the restart's own bookkeeping.
@@ -37,11 +32,7 @@ const std::set<std::string> kMayDiffer{"/run@seconds", "/run@walker_steps_per_se
                                        "/run@restarted_at", "/run@seconds_before_restart", "/run@checkpoints_written",
                                        "/run@checkpoint_seconds"};
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += x + "; ";
-  return s;
-}
+std::string join(const std::vector<std::string>& v) { return soret::test::join_lines(v); }
 
 /// `soret walk -q ARGS` (a restart) succeeds and writes `out` equal to the uninterrupted d/a.h5.
 void restart_equals(const fs::path& d, const std::string& args, const std::string& out) {

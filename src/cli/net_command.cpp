@@ -758,6 +758,20 @@ struct SweepControl {
   std::uint64_t restarted_at = 0;  ///< sweep step of the restart's checkpoint
   std::string stopped_run;         ///< the run in progress when stopped
   std::uint64_t stopped_t = 0, stopped_steps = 0;
+
+  /// Writes the checkpoint of a sweep or study whose runs so far are `v` (the last may be in progress).
+  void write(const std::vector<DeepRun>& v) const {
+    NetState st;
+    st.backend = "generic";
+    st.deep = v;
+    io::write_net_state(ckpath, st, ini, context);
+  }
+  void write(const std::vector<RunResult>& v) const {
+    NetState st;
+    st.backend = "twolayer";
+    st.runs = v;
+    io::write_net_state(ckpath, st, ini, context);
+  }
 };
 
 /// The sweep step of a state: the steps of its complete runs plus the last run's step.
@@ -918,12 +932,7 @@ int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quie
           op.on_checkpoint = ck;
           return train_deep(*w.arch, *w.train, *w.eval, specs[i], op);
         },
-        [&](const std::vector<DeepRun>& v) {
-          NetState st;
-          st.backend = "generic";
-          st.deep = v;
-          io::write_net_state(ctl.ckpath, st, ctl.ini, ctl.context);
-        },
+        [&](const std::vector<DeepRun>& v) { ctl.write(v); },
         [&](std::size_t, const DeepRun& r) {
           if (quiet) return;
           int div = 0;
@@ -1071,12 +1080,7 @@ int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, 
           op.on_checkpoint = ck;
           return train_deep(*w.arch, *w.train, *w.eval, specs[i], op);
         },
-        [&](const std::vector<DeepRun>& v) {
-          NetState st;
-          st.backend = "generic";
-          st.deep = v;
-          io::write_net_state(ctl.ckpath, st, ctl.ini, ctl.context);
-        },
+        [&](const std::vector<DeepRun>& v) { ctl.write(v); },
         [&](std::size_t i, const DeepRun& r) {
           const std::size_t p = part_of[i];
           const DeepSweep& w = sweeps[p];
@@ -1450,12 +1454,7 @@ int net_main(int argc, char** argv) {
             op.on_checkpoint = ck;
             return train(s.cfg, jobs[i].spec, op);
           },
-          [&](const std::vector<RunResult>& v) {
-            NetState st;
-            st.backend = "twolayer";
-            st.runs = v;
-            io::write_net_state(ctl.ckpath, st, ctl.ini, ctl.context);
-          },
+          [&](const std::vector<RunResult>& v) { ctl.write(v); },
           [&](std::size_t i, const RunResult& r) {
             if (jobs[i].spec.mode == Mode::sgd) warn_if_all_diverged(jobs[i].spec.name, r.diverged_at);
             if (!quiet) print_run(jobs[i], r);
@@ -1581,12 +1580,7 @@ int net_main(int argc, char** argv) {
           op.on_checkpoint = ck;
           return train(studies[part_of[i]].cfg, jobs[i].spec, op);
         },
-        [&](const std::vector<RunResult>& v) {
-          NetState st;
-          st.backend = "twolayer";
-          st.runs = v;
-          io::write_net_state(ctl.ckpath, st, ctl.ini, ctl.context);
-        },
+        [&](const std::vector<RunResult>& v) { ctl.write(v); },
         [&](std::size_t i, const RunResult& r) {
           const std::size_t p = part_of[i];
           if (jobs[i].spec.mode == Mode::sgd) warn_if_all_diverged(jobs[i].spec.name, r.diverged_at);

@@ -1,13 +1,17 @@
-// MPI ranks (issue 11; only in a build with -DSORET_MPI=ON): `mpirun -np K soret walk ...` writes
-// the file a single process writes — every dataset bit for bit — for K = 1, 2, 3 (oversubscribed
-// on a 2-core machine), 1-D and 2-D, periodic and absorbing, the general integrator with step
-// statistics and moments; stopped and restarted under ranks; `soret check` on 2 ranks gives the
-// single-process report; bad input gives one line, exit 2.
+// MPI ranks (issue 11; only in a build with -DSORET_MPI=ON): `mpirun -np K soret walk ...` and
+// `mpirun -np K soret net ...` write the file a single process writes — every dataset and every
+// attribute but wall times and the ranks x threads used, bit for bit — for K = 1, 2, 3
+// (oversubscribed on a 2-core machine): walks 1-D and 2-D, periodic and absorbing, the general
+// integrator with step statistics and moments; two-layer sweeps with parameter-space fields and
+// the mechanism runs, generic-backend (fc, conv) sweeps, --study paper; stopped under K ranks and
+// restarted under others; `soret check` on 2 ranks gives the single-process report; bad input
+// gives one line, exit 2, and a failure met by rank 0 alone stops every rank.
 #include <doctest/doctest.h>
 
 #ifdef SORET_HAVE_MPI
 
 #include <filesystem>
+#include <chrono>
 #include <fstream>
 #include <set>
 
@@ -35,6 +39,39 @@ const std::set<std::string> kMayDiffer{"/run@seconds", "/run@walker_steps_per_se
                                        "/run@checkpoints_written"};
 
 std::string join(const std::vector<std::string>& v) { return soret::test::join_lines(v); }
+
+/// Net files: also each run's wall times.
+std::set<std::string> net_may_differ() {
+  auto s = kMayDiffer;
+  s.insert({"@seconds", "@record_seconds"});
+  return s;
+}
+
+/// `soret net OPTS` on one process (2 threads) and on K = 2, 3 ranks (1 thread each): same file.
+void net_same_for_ranks(const std::string& tag, const std::string& opts, const std::string& out = "out.h5") {
+  const fs::path d = fresh(tag);
+  fs::create_directories(d / "one");
+  REQUIRE(soret_run("net -q " + opts + " --threads 2 --out one/" + out, d).status == 0);
+  for (int k : {2, 3}) {
+    CAPTURE(k);
+    const std::string dir = "np" + std::to_string(k);
+    fs::create_directories(d / dir);
+    const auto r = mpirun(k, "net -q " + opts + " --threads 1 --out " + dir + "/" + out, d);
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    for (const auto& e : fs::directory_iterator(d / "one")) {
+      if (e.path().extension() != ".h5" || e.path().filename().string().find("checkpoint") != std::string::npos) continue;
+      CAPTURE(e.path().filename().string());
+      const auto diff = h5_differences(e.path().string(), (d / dir / e.path().filename()).string(), net_may_differ());
+      CHECK_MESSAGE(diff.empty(), join(diff));
+      auto f = h5::open_file_read((d / dir / e.path().filename()).string());
+      auto g = h5::open_group(f, "run");
+      CHECK(h5::read_attr_int64(g, "ranks") == k);
+      CHECK(h5::read_attr_int64(g, "threads") == 1);
+    }
+  }
+  fs::remove_all(d);
+}
 
 void same_for_ranks(const std::string& tag, const std::string& opts) {
   const fs::path d = fresh(tag);
@@ -107,6 +144,45 @@ TEST_CASE("mpi check: a scenario on 2 ranks gives the single process report and 
   fs::remove_all(d);
 }
 
+TEST_CASE("mpi net two-layer sweep with fields and mechanism runs: the ranks write the single process file") {
+  net_same_for_ranks("net2", "--ensemble 7 --steps 120 --record-every 10 --eta 0.05,0.1 --batch 1,4 --compare 1 "
+                             "--full-batch 64 --density-every 3 --probe 16");
+}
+
+TEST_CASE("mpi net generic backend fc and conv sweeps: the ranks write the single process file") {
+  net_same_for_ranks("netfc", "--arch fc:20,20 --inputs 30 --ensemble 5 --steps 60 --record-every 10 --grad-samples 16 "
+                              "--eta 0.05 --batch 1,8");
+  net_same_for_ranks("netconv", "--arch conv:3,3 --data fashion-mnist --classes 10 --ensemble 4 --steps 20 "
+                                "--record-every 5 --grad-samples 8 --eta 0.01 --batch 2");
+}
+
+TEST_CASE("mpi net study paper tiny: the ranks write the single process files") {
+  net_same_for_ranks("study", "--study paper --study-size tiny", "");
+}
+
+TEST_CASE("mpi net stopped on 3 ranks and restarted on 2 equals the single process run") {
+  const fs::path d = fresh("netrestart");
+  for (const std::string opts : {"--ensemble 7 --steps 200 --eta 0.05,0.1 --batch 2 --record-every 10 --density-every 2",
+                                 "--arch fc:20,20 --inputs 30 --ensemble 5 --steps 60 --record-every 10 --grad-samples 16 "
+                                 "--eta 0.05 --batch 1,8"}) {
+    CAPTURE(opts);
+    REQUIRE(soret_run("net -q " + opts + " --out one.h5", d).status == 0);
+    REQUIRE(mpirun(3, "net -q " + opts + " --threads 1 --stop-at 70 --out b.h5", d).status == kExitInterrupted);
+    CHECK_FALSE(fs::exists(d / "b.h5"));
+    CHECK(fs::exists(d / "b.partial.h5"));
+    const auto r = mpirun(2, "net -q --restart b.checkpoint.h5 --threads 1", d);
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    CHECK_FALSE(fs::exists(d / "b.partial.h5"));  // (superseded by the complete output)
+    auto may = net_may_differ();
+    may.insert({"/run@restarted_from", "/run@restarted_at", "/run@checkpoints_written"});
+    const auto diff = h5_differences((d / "one.h5").string(), (d / "b.h5").string(), may);
+    CHECK_MESSAGE(diff.empty(), join(diff));
+    for (const auto* f : {"one.h5", "b.h5", "b.checkpoint.h5"}) fs::remove(d / f);
+  }
+  fs::remove_all(d);
+}
+
 TEST_CASE("mpi bad input: every rank exits with status 2 and the line is printed once") {
   const fs::path d = fresh("bad");
   const auto r = mpirun(3, "walk -q --walkers 100 --steps 10 --eta -1 --out x.h5", d);
@@ -114,9 +190,32 @@ TEST_CASE("mpi bad input: every rank exits with status 2 and the line is printed
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   CHECK(r.err.find("--eta") != std::string::npos);
   CHECK_FALSE(fs::exists(d / "x.h5"));
-  const auto n = mpirun(2, "net -q --steps 10 --out x.h5", d);
+  const auto n = mpirun(2, "net -q --steps 10 --batch 0 --out x.h5", d);
   CHECK(n.status == 2);
   CHECK(std::count(n.err.begin(), n.err.end(), '\n') == 1);
+  CHECK(n.err.find("--batch") != std::string::npos);
+  fs::remove_all(d);
+}
+
+TEST_CASE("mpi a failure met by one rank stops every rank: one line and no hang") {
+  const fs::path d = fresh("onerank");
+  // The output place is checked by rank 0 alone (it writes): the others must not wait for it.
+  std::ofstream(d / "plain") << "a file, not a directory";
+  for (const std::string cmd : {"walk -q --walkers 20000 --steps 2000000", "net -q --ensemble 4 --steps 2000000",
+                                "check -q --fast --only soret --report plain/r"}) {
+    CAPTURE(cmd);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = mpirun(2, cmd + (cmd.rfind("check", 0) == 0 ? "" : " --out plain/x.h5"), d);
+    CHECK(r.status == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.err.find("plain/") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20));  // (the full run would take minutes)
+  }
+  // An unreadable input file (every rank reads the checkpoint): exit 2 on every rank, one line.
+  std::ofstream(d / "bad.h5") << "not an HDF5 file";
+  const auto r = mpirun(3, "net -q --restart bad.h5", d);
+  CHECK(r.status == 2);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   fs::remove_all(d);
 }
 

@@ -38,7 +38,7 @@ fs::path fresh_dir(const std::string& tag) { return soret::test::fresh_test_dir(
 /// Attributes that differ by design between an uninterrupted study and a stopped + restarted one:
 /// wall times, checkpoint counts and costs, the restart's provenance, the thread count.
 const std::set<std::string> kIgnored = {"@seconds", "/run@checkpoint_seconds", "/run@checkpoints_written",
-                                        "/run@restarted_from", "/run@restarted_at", "/parameters@threads"};
+                                        "/run@restarted_from", "/run@restarted_at", "/parameters@threads", "/run@threads"};
 
 const std::string kStudy = "net --study paper --study-size tiny --bootstrap 20 --progress never -q";
 const std::vector<std::string> kParts = {"gaussian_eta", "gaussian_batch", "uniform_eta", "uniform_batch",

@@ -52,7 +52,7 @@ int check_main(int argc, char** argv) {
     opt.only.push_back(s);
   }
   const auto dir = vm["report"].as<std::string>();
-  if (mpi::root()) io::check_output_dir(dir, "report");  // before the run, not after it
+  mpi::agreed([&] { io::check_output_dir(dir, "report"); });  // before the run (rank 0 writes; every rank stops)
   // MPI ranks: every replica's walkers are split over the ranks; every rank computes the rows,
   // rank 0 writes the report and prints.
   const auto rep = check::run(opt);

@@ -29,14 +29,19 @@ void usage() {
 
 namespace {
 int run(int argc, char** argv);
-}
+/// Set when an error was met by this rank alone (outside an agreement point, mpi::agree): the
+/// other ranks may be waiting for it in a collective call, so every rank is ended at once.
+bool g_rank_only_error = false;
+}  // namespace
 
 int main(int argc, char** argv) {
   soret::mpi::init(&argc, &argv);
   const int status = run(argc, argv);
+  if (g_rank_only_error) soret::mpi::abort(status);
   soret::mpi::finalize();
   return status;
 }
+
 
 namespace {
 
@@ -59,8 +64,6 @@ int run(int argc, char** argv) {
   const std::string cmd = argv[1];
   soret::io::install_signal_cleanup();  // SIGINT/SIGTERM/SIGHUP remove temporary output files
   try {
-    if (soret::mpi::distributed() && cmd == "net")
-      throw soret::InputError("", "MPI ranks run 'soret walk' and 'soret check' only so far; run 'soret net' as one process");
     if (cmd == "walk") return soret::cli::walk_main(argc - 1, argv + 1);
     if (cmd == "check") return soret::cli::check_main(argc - 1, argv + 1);
     if (cmd == "net") return soret::cli::net_main(argc - 1, argv + 1);
@@ -75,8 +78,12 @@ int run(int argc, char** argv) {
   } catch (const soret::NumericalError& e) {
     report(cmd, e.what(), true);
     return 3;
+  } catch (const soret::mpi::SharedError& e) {
+    report(cmd, e.what(), true);
+    return 1;
   } catch (const std::exception& e) {
     report(cmd, e.what(), false);
+    g_rank_only_error = true;
     return 1;
   }
 }

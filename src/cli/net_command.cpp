@@ -17,6 +17,7 @@
 #include "cli/options.hpp"
 #include "soret/common/budget.hpp"
 #include "soret/common/error.hpp"
+#include "soret/common/mpi.hpp"
 #include "soret/io/atomic_file.hpp"
 #include "soret/common/progress.hpp"
 #include "soret/io/hdf5.hpp"
@@ -54,7 +55,7 @@ template <typename V>
 void warn_if_all_diverged(const std::string& name, const V& diverged_at) {
   std::size_t n = 0;
   for (auto d : diverged_at) n += d >= 0;
-  if (n > 0 && n == diverged_at.size())
+  if (n > 0 && n == diverged_at.size() && mpi::root())
     std::fprintf(stderr, "soret net: warning: run %s: every network (%zu) diverged; its collapse and rate fits are empty\n",
                  name.c_str(), n);
 }
@@ -131,6 +132,7 @@ TrainOptions compare_options(const Study& s) {
 double seconds_per_network_step(const Study& s, int B, Mode mode) {
   TrainOptions o = s.opt;
   o.progress = false;
+  o.split_over_ranks = false;  // (timed on rank 0 alone: the estimate is printed by rank 0)
   const int th = o.threads > 0 ? o.threads : omp_get_max_threads();
   o.ensemble = std::max(2, std::min(s.opt.ensemble, 2 * th));
   std::uint64_t a = std::max<std::uint64_t>(1, std::min<std::uint64_t>(s.opt.steps / 2, 200));
@@ -174,6 +176,8 @@ Estimate estimate(const Study& s) {
     est.compare_seconds = n * (seconds_per_network_step(s, s.batches[0], Mode::full_batch) +
                                seconds_per_network_step(s, s.batches[0], Mode::frozen_v));
   }
+  est.seconds /= mpi::size();  // (MPI ranks share the networks)
+  est.compare_seconds /= mpi::size();
   return est;
 }
 
@@ -679,8 +683,12 @@ DeepSweep make_sweep(const Study& s, const DeepCli& d, const DeepSweep* same_dat
       dir = fashion_mnist_default_dir();
     }
     auto read = [&](const std::string& split) -> std::shared_ptr<const Dataset> {
-      if (d.data == "fashion-mnist") return read_fashion_mnist(dir, split, d.classes);
-      return read_cifar10(dir, split, d.classes);
+      std::shared_ptr<const Dataset> data;
+      mpi::agreed([&] {  // every rank reads the files (a rank that cannot stops them all)
+        if (d.data == "fashion-mnist") data = read_fashion_mnist(dir, split, d.classes);
+        else data = read_cifar10(dir, split, d.classes);
+      }, true);
+      return data;
     };
     w.train = read("train");
     w.eval = d.split == "test" ? read("test") : w.train;
@@ -758,6 +766,7 @@ struct SweepControl {
   std::uint64_t restarted_at = 0;  ///< sweep step of the restart's checkpoint
   std::string stopped_run;         ///< the run in progress when stopped
   std::uint64_t stopped_t = 0, stopped_steps = 0;
+  int threads = 1;                 ///< OpenMP threads per rank actually used
 
   /// Writes the checkpoint of a sweep or study whose runs so far are `v` (the last may be in progress).
   void write(const std::vector<DeepRun>& v) const {
@@ -807,7 +816,7 @@ bool run_jobs(const std::vector<RunSpec>& specs, const std::vector<std::uint64_t
   };
   std::uint64_t offset = 0;
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    if (interrupt_requested()) {  // between two runs: the state is the runs complete
+    if (mpi::max_all(std::int64_t(interrupt_requested()))) {  // between two runs: the state is the runs complete
       ctl.stopped_run = specs[i].name;
       ctl.stopped_steps = steps[i];
       save(runs);
@@ -856,11 +865,14 @@ std::function<void(hid_t)> run_group(const SweepControl& ctl, bool complete, std
     h5::attr(g, "restarted_at", std::int64_t(ctl.restarted_at));
     h5::attr(g, "checkpoints_written", std::int64_t(ctl.checkpoints));
     h5::attr(g, "checkpoint_seconds", ctl.checkpoint_seconds);
+    h5::attr(g, "ranks", std::int64_t(mpi::size()));
+    h5::attr(g, "threads", std::int64_t(ctl.threads));
   };
 }
 
 /// Removes `path` if it is a stopped run's partial output (an HDF5 file marked /run@complete = 0).
 bool remove_if_partial(const std::string& path) {
+  if (!mpi::root()) return false;  // (rank 0 writes and removes files)
   try {
     if (!std::filesystem::is_regular_file(path) || H5Fis_hdf5(path.c_str()) <= 0) return false;
     bool incomplete = false;
@@ -880,7 +892,8 @@ bool remove_if_partial(const std::string& path) {
 /// The message of a stopped sweep (stderr) and its exit status.
 int report_stop(const SweepControl& ctl, const std::string& partial) {
   const int sig = interrupt_signal();
-  std::fprintf(stderr,
+  if (mpi::root())
+    std::fprintf(stderr,
                "soret net: stopped (%s) at step %llu of %llu of run %s; checkpoint '%s', partial output '%s' (marked "
                "incomplete); continue with: soret net --restart %s\n",
                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "--stop-at", (unsigned long long)ctl.stopped_t,
@@ -899,7 +912,7 @@ void print_checkpoints(const SweepControl& ctl) {
 /// One generic-backend sweep into one HDF5 file (checkpoints and restart: SweepControl).
 int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quiet, double budget, SweepControl& ctl,
              const NetState* resumed) {
-  io::check_output_file(out, "out");  // fail early (exit 2) on a bad place, before any training
+  mpi::agreed([&] { io::check_output_file(out, "out"); });  // fail early (exit 2) on a bad place, before any training
   const DeepSweep w = make_sweep(s, d);
   enforce_memory_budget(estimate_deep_memory(w), budget);
   if (resumed && resumed->backend != "generic")
@@ -957,6 +970,7 @@ int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quie
   o.collapses = deep_collapses(w, o.runs);
   deep_rates(w, o);
   write_deep_sweep(out, w, o, deep_params(w, d, s), run_group(ctl, true, ncomplete, t_reached));
+  remove_if_partial(io::partial_output_path(out));  // (a stopped run's partial output, now superseded)
   if (!quiet) {
     std::fputs(deep_summary(w, o).c_str(), stdout);
     print_checkpoints(ctl);
@@ -972,7 +986,7 @@ int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quie
 int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, bool quiet, bool tiny, SweepControl& ctl,
                const NetState* resumed,
                const std::function<void(const std::vector<std::uint64_t>&, std::uint64_t)>& check_stop) {
-  io::check_output_dir(out, "out");
+  mpi::agreed([&] { io::check_output_dir(out, "out"); });
   struct Part {
     const char* name;
     const char* arch;
@@ -1189,7 +1203,9 @@ int net_main(int argc, char** argv) {
   // clang-format on
   po::variables_map vm;
   if (!parse_options(desc, argc, argv, vm)) return 0;
-  const bool quiet = vm.count("quiet") > 0;
+  // MPI ranks: every rank runs this command alike (each trains its share of the networks, the
+  // trainers share the results); rank 0 prints and writes (io/atomic_file.hpp).
+  const bool quiet = vm.count("quiet") > 0 || !mpi::root();
 
   // --restart: the checkpoint's state and options (read and verified before anything else).
   const bool restarting = vm.count("restart") > 0;
@@ -1197,7 +1213,7 @@ int net_main(int argc, char** argv) {
   io::CheckpointHeader rhead;
   if (restarting) {
     const std::string rpath = vm["restart"].as<std::string>();
-    rstate = io::read_net_state(rpath, &rhead);
+    mpi::agreed([&] { rstate = io::read_net_state(rpath, &rhead); }, true);  // (a rank that cannot read it stops them all)
     apply_stored_options(desc, vm, rhead.options, rpath, {"steps", "out", "checkpoint-every"});
     // (the stored options hold --study: a study's checkpoint makes this run that study)
     const auto at = rhead.context.find("study = ");
@@ -1269,7 +1285,7 @@ int net_main(int argc, char** argv) {
   s.opt.probe = vm["probe"].as<int>();
   if (s.opt.probe < 0) throw InputError("probe", "--probe must be >= 0");
   const auto pm = progress_mode(vm["progress"].as<std::string>(), quiet);
-  s.opt.progress = pm.enabled;
+  s.opt.progress = pm.enabled && mpi::root();  // (one progress line: rank 0's)
   Progress::set_log_lines(pm.log, 5.0);
   auto grid = [&](const std::string& opt, double& lo, double& hi, int& bins) {
     const auto p = split(vm[opt].as<std::string>(), ':');
@@ -1340,14 +1356,15 @@ int net_main(int argc, char** argv) {
   // OUT/study.checkpoint.h5) (periodic ones, the
   // ones after each complete run when --checkpoint is given, and the one written on a stop).
   SweepControl ctl;
+  ctl.threads = s.opt.threads > 0 ? s.opt.threads : omp_get_max_threads();
   if (study.empty()) {
-    io::check_output_file(out, "out");
+    mpi::agreed([&] { io::check_output_file(out, "out"); });
     ctl.restarting = restarting;
     if (restarting) ctl.restart_path = vm["restart"].as<std::string>();
     ctl.ckpath = vm.count("checkpoint") ? vm["checkpoint"].as<std::string>()
                  : restarting           ? ctl.restart_path
                                         : io::default_checkpoint_path(out);
-    io::check_output_file(ctl.ckpath, "checkpoint");
+    mpi::agreed([&] { io::check_output_file(ctl.ckpath, "checkpoint"); });
     if (ctl.ckpath == out) throw InputError("checkpoint", "--checkpoint: the checkpoint and --out must be different files");
     const long long ce = vm["checkpoint-every"].as<long long>(), sa = vm["stop-at"].as<long long>();
     if (ce < 0) throw InputError("checkpoint-every", "--checkpoint-every must be >= 0");
@@ -1376,13 +1393,13 @@ int net_main(int argc, char** argv) {
       throw InputError("checkpoint-every", "--checkpoint-every must be a multiple of the study's record period (" +
                                                std::to_string(study_K) + "): checkpoints fall on record boundaries");
     if (sa < 0) throw InputError("stop-at", "--stop-at must be >= 0");
-    io::check_output_dir(out, "out");
+    mpi::agreed([&] { io::check_output_dir(out, "out"); });
     ctl.restarting = restarting;
     if (restarting) ctl.restart_path = vm["restart"].as<std::string>();
     ctl.ckpath = vm.count("checkpoint") ? vm["checkpoint"].as<std::string>()
                  : restarting           ? ctl.restart_path
                                         : out + "/study.checkpoint.h5";
-    io::check_output_file(ctl.ckpath, "checkpoint");
+    mpi::agreed([&] { io::check_output_file(ctl.ckpath, "checkpoint"); });
     ctl.every = std::uint64_t(ce);
     ctl.stop_at = std::uint64_t(sa);
     ctl.checkpoint_runs = vm.count("checkpoint") > 0 || ce > 0;
@@ -1473,6 +1490,7 @@ int net_main(int argc, char** argv) {
     }
     analyse_study(s, o);
     write_study(out, s, o, params(s), run_group(ctl, true, ncomplete, t_reached));
+    remove_if_partial(io::partial_output_path(out));  // (a stopped run's partial output, now superseded)
     if (!quiet) {
       std::fputs(summary(o).c_str(), stdout);
       print_checkpoints(ctl);

@@ -105,7 +105,7 @@ int walk_main(int argc, char** argv) {
   io::CheckpointHeader rhead;
   if (restarting) {
     const std::string rpath = vm["restart"].as<std::string>();
-    rstate = io::read_walk_state(rpath, &rhead);
+    mpi::agreed([&] { rstate = io::read_walk_state(rpath, &rhead); }, true);  // (a rank that cannot read it stops them all)
     apply_stored_options(desc, vm, rhead.options, rpath, {"steps", "out", "checkpoint-every"});
   }
 
@@ -211,7 +211,7 @@ int walk_main(int argc, char** argv) {
     if (plan.density_avg) plan.density_avg = Window{plan.density_avg->first + opt.t_begin, plan.density_avg->second + opt.t_begin};
     for (auto& w : plan.flux_windows) w = Window{w.first + opt.t_begin, w.second + opt.t_begin};
   } else if (init.kind == InitSpec::Kind::file) {
-    stored = read_stored_ensemble(init.path);
+    mpi::agreed([&] { stored = read_stored_ensemble(init.path); }, true);
     try {  // shapes, values and domain, before the file's walker count is used for anything
       validate_stored_ensemble(stored, m);
     } catch (const InputError& e) {
@@ -237,13 +237,14 @@ int walk_main(int argc, char** argv) {
 
   const std::string out = vm["out"].as<std::string>();
   const bool root = mpi::root();  // rank 0 writes every file
-  if (root) io::check_output_file(out, "out");  // a bad place is refused before the run, not after it
+  // A bad place is refused before the run, not after it (checked by rank 0, which writes; every rank stops).
+  mpi::agreed([&] { io::check_output_file(out, "out"); });
   // Checkpoints: to --checkpoint, or the restart file, or OUT.checkpoint.h5 (periodic ones, the
   // final one when --checkpoint is given, and the one written on SIGINT/SIGTERM).
   const std::string ckpath = vm.count("checkpoint") ? vm["checkpoint"].as<std::string>()
                              : restarting           ? vm["restart"].as<std::string>()
                                                     : io::default_checkpoint_path(out);
-  if (root) io::check_output_file(ckpath, "checkpoint");
+  mpi::agreed([&] { io::check_output_file(ckpath, "checkpoint"); });
   if (ckpath == out) throw InputError("checkpoint", "--checkpoint: the checkpoint and --out must be different files");
   // The defining options, resolved (auto times as the times they gave), for the checkpoint.
   OptionRecord record;

@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "soret/common/error.hpp"
+#include "soret/common/mpi.hpp"
 
 namespace soret::io {
 
@@ -139,6 +140,10 @@ void check_path_shape(const std::string& path, const std::string& option) {
 
 AtomicOutput::AtomicOutput(std::string path, std::string option) : path_(std::move(path)), option_(std::move(option)) {
   check_path_shape(path_, option_);
+  if (!mpi::root()) {  // MPI ranks: rank 0 writes every file; the others' outputs are discarded
+    discard_ = true;
+    return;
+  }
   install_exit_hooks();
   dir_ = dir_of(path_);
   // Block the cleanup signals while the temporary exists but is not yet registered.
@@ -173,6 +178,7 @@ void AtomicOutput::abandon() noexcept {
 }
 
 void AtomicOutput::write(const void* data, std::size_t n) {
+  if (discard_) return;
   if (fd_ < 0) throw IoError("write to '" + path_ + "' after it was closed");
   const char* p = static_cast<const char*>(data);
   // A large write from a page-aligned buffer at a page-aligned offset bypasses the page cache
@@ -225,7 +231,7 @@ void AtomicOutput::write(const void* data, std::size_t n) {
 }
 
 void AtomicOutput::prepare() {
-  if (committed_ || prepared_) return;
+  if (committed_ || prepared_ || discard_) return;
   if (fd_ < 0) throw IoError("commit of '" + path_ + "' after it was abandoned");
   if (::fsync(fd_) != 0) {
     const int e = errno;
@@ -243,7 +249,7 @@ void AtomicOutput::prepare() {
 }
 
 void AtomicOutput::publish() {
-  if (committed_) return;
+  if (committed_ || discard_) return;
   prepare();
   if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
     const int e = errno;

@@ -1,5 +1,7 @@
 #include "soret/io/hdf5.hpp"
 
+#include "soret/common/mpi.hpp"
+
 #include <hdf5_hl.h>
 #include <unistd.h>
 
@@ -272,7 +274,10 @@ AtomicFile::AtomicFile(std::string path, std::string option)
   // image through AtomicOutput, which checks every write.
   Handle fapl(checked(H5Pcreate(H5P_FILE_ACCESS), "file access list"), H5Pclose);
   check(H5Pset_fapl_core(fapl, 1 << 20, 0), "core driver");
-  const hid_t id = H5Fcreate(out_->temp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  // (A discarded output, on an MPI rank other than 0, has no temporary: a name that is never a file.)
+  const std::string name = out_->temp_path().empty() ? out_->path() + ".discarded-on-rank-" + std::to_string(mpi::rank())
+                                                     : out_->temp_path();
+  const hid_t id = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   if (id < 0) throw std::runtime_error("HDF5: cannot create an in-memory file for '" + out_->path() + "'");
   file_ = Handle(id, H5Fclose);
 }

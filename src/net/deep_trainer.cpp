@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "soret/common/mpi.hpp"
 #include "soret/common/omp_guard.hpp"
 #include "soret/common/error.hpp"
 #include "soret/common/progress.hpp"
@@ -119,7 +120,12 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
     cur = from->final_params;
   }
 
-  Progress progress("net " + spec.name, std::uint64_t(E) * (T - t_start), opt.progress);
+  // MPI ranks: this rank trains the networks [mine.first, mine.first + mine.count); assemble()
+  // shares every network's records and parameters with every rank (copies: exact), so every rank
+  // returns the result of one process.
+  const bool ranks = opt.split_over_ranks && mpi::distributed();
+  const mpi::Range mine = ranks ? mpi::split(std::uint64_t(E), 1, mpi::rank(), mpi::size()) : mpi::Range{0, std::uint64_t(E)};
+  Progress progress("net " + spec.name, mine.count * (T - t_start), opt.progress);
   std::uint64_t done = 0;
   double rec_secs = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -134,12 +140,22 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
     out.rec.keep_rows(rows);
     out.diverged_at = res.diverged_at;
     out.final_params = cur;
+    if (ranks) {
+      for (size_t c = 0; c < out.rec.columns().size(); ++c) {
+        auto v = out.rec.columns()[c].v;
+        mpi::share_items(v, rows, size_t(E), out.rec.columns()[c].width());
+        out.rec.set_values(int(c), std::move(v));
+      }
+      mpi::share_items(out.diverged_at, 1, size_t(E), 1);
+      mpi::share_items(out.final_params, 1, size_t(E), P);
+    }
     for (int e = 0; e < E; ++e)
       if (out.diverged_at[e] >= 0) std::fill_n(out.final_params.begin() + std::ptrdiff_t(size_t(e) * P), P, kNaN);
     out.t_reached = tr;
     out.complete = tr == T;
-    out.seconds = (from ? from->seconds : 0.0) + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    out.record_seconds = (from ? from->record_seconds : 0.0) + rec_secs;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    out.seconds = (from ? from->seconds : 0.0) + (ranks ? mpi::max_all(secs) : secs);  // (the slowest rank's)
+    out.record_seconds = (from ? from->record_seconds : 0.0) + (ranks ? mpi::sum_all(rec_secs) : rec_secs);
     return out;
   };
 
@@ -238,7 +254,7 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
       rec_secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };
 
-    for (int e = 0; (e = next_network.fetch_add(1)) < E && !guard.failed();) {
+    for (int e = 0; (e = int(mine.first) + next_network.fetch_add(1)) < int(mine.first + mine.count) && !guard.failed();) {
       if (res.diverged_at[e] >= 0) continue;  // diverged in an earlier block
       if (t0 > 0) std::copy_n(cur.begin() + std::ptrdiff_t(size_t(e) * P), P, p.begin());
       else if (opt.init.kind == Init::Kind::pytorch) init_pytorch(a, opt.seed, std::uint64_t(e), p.data());
@@ -309,10 +325,12 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
       }
     }
   });
+  if (ranks) mpi::agree(guard.error());  // the lowest failing rank's error, on every rank
   guard.rethrow();
   t0 = t1;
   if (t0 >= T) break;
-  if (opt.blocks.stops_at(t0)) break;
+  const bool stop = opt.blocks.stops_at(t0);
+  if (ranks ? mpi::max_all(std::int64_t(stop)) != 0 : stop) break;  // (a signal to any rank stops them all)
   if (opt.blocks.checkpoint_due(t0) && opt.on_checkpoint) opt.on_checkpoint(assemble(t0));
   }
   progress.finish();

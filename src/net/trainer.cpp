@@ -12,6 +12,7 @@
 
 #include "soret/common/error.hpp"
 #include "soret/common/interrupt.hpp"
+#include "soret/common/mpi.hpp"
 #include "soret/common/omp_guard.hpp"
 #include "soret/walk/boundary.hpp"
 #include "soret/common/progress.hpp"
@@ -186,12 +187,17 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
     f.dbm = f.dbp;
   }
 
-  Progress progress("net " + spec.name, std::uint64_t(E) * (T - t_start), opt.progress);
+  // MPI ranks: this rank trains the networks [mine.first, mine.first + mine.count); the results
+  // are shared with every rank at assemble() (copies of per-network values, integer sums of the
+  // fields), so every rank returns the result of one process.
+  const bool ranks = opt.split_over_ranks && mpi::distributed();
+  const mpi::Range mine = ranks ? mpi::split(std::uint64_t(E), 1, mpi::rank(), mpi::size()) : mpi::Range{0, std::uint64_t(E)};
+  Progress progress("net " + spec.name, mine.count * (T - t_start), opt.progress);
   std::uint64_t done = 0;
   const auto start = std::chrono::steady_clock::now();
 
   // The run's result at step tr (the end, or a block boundary: its state, with the records complete
-  // at tr). The fields are integer sums (over threads, and with the resumed state's): exact.
+  // at tr). The fields are integer sums (over threads, ranks, and with the resumed state's): exact.
   auto assemble = [&](std::uint64_t tr) {
     RunResult out;
     out.spec = spec;
@@ -205,6 +211,14 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
     out.final_W = res.final_W;
     out.final_b = res.final_b;
     out.final_V = res.final_V;
+    if (ranks) {
+      for (auto& col : out.columns())
+        if (!col.second->empty()) mpi::share_items(*col.second, rows, size_t(E), 1);
+      mpi::share_items(out.diverged_at, 1, size_t(E), 1);
+      mpi::share_items(out.final_W, 1, size_t(E), size_t(N) * M);
+      mpi::share_items(out.final_b, 1, size_t(E), size_t(N));
+      mpi::share_items(out.final_V, 1, size_t(E), size_t(N));
+    }
     out.final_params.assign(size_t(E) * PG, kNaN);
     for (int e = 0; e < E; ++e) {  // the same parameters in the generic backend's block layout (W row-major, b if any, V)
       double* q = &out.final_params[size_t(e) * PG];
@@ -219,6 +233,10 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
         for (size_t i = 0; i < tot.density.size(); ++i) tot.density[i] += facc[th].density[i];
         for (size_t i = 0; i < tot.dvp.size(); ++i) { tot.dvp[i] += facc[th].dvp[i]; tot.dvm[i] += facc[th].dvm[i]; }
         for (size_t i = 0; i < tot.dbp.size(); ++i) { tot.dbp[i] += facc[th].dbp[i]; tot.dbm[i] += facc[th].dbm[i]; }
+      }
+      if (ranks) {
+        mpi::allreduce_sum(tot.density);
+        for (auto* d : {&tot.dvp, &tot.dvm, &tot.dbp, &tot.dbm}) mpi::allreduce_sum(*d);
       }
       const size_t cells = size_t(lv.bins) * lb.bins;
       for (size_t k = 0; k < dens_rec.size() && dens_rec[k] < rows; ++k) {
@@ -244,7 +262,8 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
     }
     out.t_reached = tr;
     out.complete = tr == T;
-    out.seconds = (from ? from->seconds : 0.0) + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    out.seconds = (from ? from->seconds : 0.0) + (ranks ? mpi::max_all(secs) : secs);  // (the slowest rank's)
     return out;
   };
 
@@ -281,7 +300,7 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
     bool have_next = false;
     std::vector<std::int64_t> cv0(N), cv1(N), cb0(N), cb1(N);
 
-    for (int e = 0; (e = next_network.fetch_add(1)) < E && !guard.failed();) {
+    for (int e = 0; (e = int(mine.first) + next_network.fetch_add(1)) < int(mine.first + mine.count) && !guard.failed();) {
       if (res.diverged_at[e] >= 0) continue;  // diverged in an earlier block: its parameters stay
       // W is kept column-major (W[j*N + i] = W_ij): the forward pass and the rank-B update are then
       // axpy's over the N units, with no horizontal reductions.
@@ -558,10 +577,12 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
       }
     }
   });
+  if (ranks) mpi::agree(guard.error());  // the lowest failing rank's error, on every rank
   guard.rethrow();
   t0 = t1;
   if (t0 >= T) break;
-  if (opt.blocks.stops_at(t0)) break;
+  const bool stop = opt.blocks.stops_at(t0);
+  if (ranks ? mpi::max_all(std::int64_t(stop)) != 0 : stop) break;  // (a signal to any rank stops them all)
   if (opt.blocks.checkpoint_due(t0) && opt.on_checkpoint) opt.on_checkpoint(assemble(t0));
   }
   progress.finish();

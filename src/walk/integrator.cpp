@@ -705,38 +705,18 @@ WalkResults WalkEngine::run() {
       if (first.blowup) throw blowup_error(first.blowup_walker, first.blowup_t, std::uint64_t(first.blowup_axis));
       return stop_here;
     }
-    constexpr size_t kF = 6;
-    const auto all = mpi::allgather({ep ? 1u : 0u, first.blowup ? 1u : 0u, first.blowup_t, first.blowup_walker,
+    mpi::agree(ep);  // the lowest failing rank's error, on every rank
+    constexpr size_t kF = 5;
+    const auto all = mpi::allgather({first.blowup ? 1u : 0u, first.blowup_t, first.blowup_walker,
                                      std::uint64_t(first.blowup_axis), stop_here ? 1u : 0u});
     const int nr = int(all.size() / kF);
-    for (int r = 0; r < nr; ++r)
-      if (all[r * kF]) {  // the lowest failing rank's error, on every rank
-        std::string msg;
-        if (r == mpi::rank()) {
-          try {
-            std::rethrow_exception(ep);
-          } catch (const InputError& e) {
-            msg = "2" + e.option() + "\n" + e.what();
-          } catch (const NumericalError& e) {
-            msg = std::string("3\n") + e.what();
-          } catch (const std::exception& e) {
-            msg = std::string("1\n") + e.what();
-          }
-        }
-        mpi::broadcast(msg, r);
-        const auto nl = msg.find('\n');
-        const std::string head = msg.substr(1, nl - 1), text = msg.substr(nl + 1);
-        if (msg[0] == '2') throw InputError(head, text);
-        if (msg[0] == '3') throw NumericalError(text);
-        throw std::runtime_error(text);
-      }
     bool any = false, stop = false;
     std::uint64_t bt = 0, bw = 0, ba = 0;
     for (int r = 0; r < nr; ++r) {
-      stop |= all[r * kF + 5] != 0;
-      if (!all[r * kF + 1]) continue;
-      const std::uint64_t t = all[r * kF + 2], w = all[r * kF + 3];
-      if (!any || t < bt || (t == bt && w < bw)) { bt = t; bw = w; ba = all[r * kF + 4]; }
+      stop |= all[r * kF + 4] != 0;
+      if (!all[r * kF]) continue;
+      const std::uint64_t t = all[r * kF + 1], w = all[r * kF + 2];
+      if (!any || t < bt || (t == bt && w < bw)) { bt = t; bw = w; ba = all[r * kF + 3]; }
       any = true;
     }
     if (any) throw blowup_error(bw, bt, ba);

@@ -6,6 +6,9 @@
 // integer sum, so the reduced result equals a single process's bit for bit. Rank 0 reads input
 // files and writes every output file; the others write nothing.
 #include <cstdint>
+#include <exception>
+#include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -25,10 +28,21 @@ inline bool root() { return rank() == 0; }
 /// Sums v over the ranks into rank 0's v (other ranks' v unchanged). Every rank passes the same length.
 void reduce_sum(std::vector<std::int64_t>& v);
 void reduce_sum(std::vector<std::uint64_t>& v);
-/// Largest v over the ranks, on every rank (agreement: stop, error).
+/// Largest v over the ranks, on every rank (agreement: stop, error; wall times).
 std::int64_t max_all(std::int64_t v);
+double max_all(double v);
+/// Sums v over the ranks into every rank's v. Every rank passes the same length.
+void allreduce_sum(std::vector<std::int64_t>& v);
+void allreduce_sum(std::vector<std::uint64_t>& v);
+/// Sum of v over the ranks, on every rank (timings; the order of the sum is fixed: rank order).
+double sum_all(double v);
 /// Every rank's values, concatenated in rank order, on every rank (small arrays).
 std::vector<std::uint64_t> allgather(const std::vector<std::uint64_t>& v);
+/// Per-item tables split by items: v holds rows x n x width values (row-major) of which this rank
+/// owns the items split(n, 1, rank, size) (its other entries are ignored); afterwards every rank
+/// holds every rank's items. Exact (a copy).
+void share_items(std::vector<double>& v, std::size_t rows, std::size_t n, std::size_t width);
+void share_items(std::vector<std::int64_t>& v, std::size_t rows, std::size_t n, std::size_t width);
 /// The ranks' arrays concatenated in rank order on rank 0 (empty elsewhere).
 std::vector<double> gather(const std::vector<double>& v);
 std::vector<std::uint8_t> gather(const std::vector<std::uint8_t>& v);
@@ -36,6 +50,25 @@ std::vector<std::uint8_t> gather(const std::vector<std::uint8_t>& v);
 void broadcast(std::string& s, int from);
 void broadcast(std::vector<std::uint64_t>& v, int from);
 void broadcast(std::vector<double>& v, int from);
+
+/// An error that every rank throws alike (agree()): main() prints it once, on rank 0.
+class SharedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Agreement on failure: every rank passes its own exception (or none). If any rank failed, every
+/// rank throws the error of the lowest failing rank: an InputError as an InputError naming the
+/// same option (exit 2), a NumericalError as one (exit 3), anything else as a SharedError (exit 1).
+/// A collective call: every rank must reach it. One process: rethrows ep.
+void agree(std::exception_ptr ep);
+/// Runs f on rank 0 only (a check of an output place, which only rank 0 writes), or on every
+/// rank with everywhere = true (reading an input file), and agrees on the outcome: a failure on
+/// one rank is thrown on every rank instead of leaving the others waiting.
+void agreed(const std::function<void()>& f, bool everywhere = false);
+/// Ends every rank's process at once with this exit status (an error met by one rank outside an
+/// agreement point); returns normally in a one-process run.
+void abort(int status);
 
 /// The contiguous range [first, first + count) of `n` items (in groups of `group`, so that a
 /// group never straddles two ranks) owned by rank r of `ranks`.

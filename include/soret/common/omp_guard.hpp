@@ -36,6 +36,8 @@ class OmpGuard {
   void rethrow() {
     if (first_) std::rethrow_exception(first_);
   }
+  /// The first exception (null if none), e.g. for mpi::agree.
+  std::exception_ptr error() const { return first_; }
 
  private:
   void capture(std::exception_ptr e) noexcept {

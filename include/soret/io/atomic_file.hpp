@@ -18,6 +18,9 @@
 //   (the handler unlinks pre-stored paths with unlink(2), async-signal-safe, then re-raises the
 //   signal with its default action). SIGKILL leaves the temporary, never a file under the final
 //   name that is incomplete.
+// - Under MPI ranks (common/mpi.hpp) rank 0 writes every file: on the other ranks an
+//   AtomicOutput creates nothing and its writes and commit do nothing, so code that runs alike on
+//   every rank (soret net) writes each file once.
 //
 // For writers that use a library to produce the file (HDF5): h5::AtomicFile (io/hdf5.hpp) builds
 // the file in memory (HDF5 core driver) and hands the bytes to an AtomicOutput at commit(), so the
@@ -75,6 +78,7 @@ class AtomicOutput {
   int slot_ = -1;  ///< registry slot of the temporary
   std::uint64_t offset_ = 0;  ///< bytes written so far
   bool committed_ = false, prepared_ = false;
+  bool discard_ = false;  ///< a rank other than 0 (MPI): nothing is written
 };
 
 /// Writes `contents` to `path` atomically (AtomicOutput + commit).

@@ -40,6 +40,7 @@ struct DeepOptions {
   bool blas = true;        ///< batched Dense products by OpenBLAS (false: hand-written loops)
   ConvImpl conv = default_conv_impl();  ///< how convolutions are computed (layers.hpp)
   Init init;               ///< pytorch (default) or gaussian (init_gaussian(): per-layer scales)
+  bool split_over_ranks = true;  ///< MPI ranks share the networks (as TrainOptions::split_over_ranks)
   // Checkpoint and restart (net/state.hpp), as TrainOptions.
   const DeepRun* resume = nullptr;
   BlockPlan blocks;

@@ -4,7 +4,7 @@
 // Each network is trained for all its steps in one go by one thread (its parameters stay in
 // L1/L2); the weight update of step t is fused with the forward pass of step t+1 (one sweep over W
 // per step). Networks are independent and use counter-based streams, so results do not depend on
-// the thread count.
+// the thread count, nor on the number of MPI ranks that share the networks.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -58,6 +58,10 @@ struct TrainOptions {
   double v_lo = -1, v_hi = 1, b_lo = -1, b_hi = 1;
   std::uint64_t density_every = 0;  ///< records between density snapshots (0: 10 snapshots in all)
   double blowup = 1e6;              ///< |parameter| above this (or a non-finite loss) = divergence
+  /// MPI ranks (common/mpi.hpp): each rank trains the networks split(E, 1, rank, ranks) and the
+  /// result (records, fields, parameters) is shared, so every rank returns one process's result.
+  /// A collective call then: every rank must make it. false: this rank trains every network alone.
+  bool split_over_ranks = true;
   // Checkpoint and restart (net/state.hpp): continue from `resume` (a state of this run at a record
   // boundary), stop where `blocks` says, call on_checkpoint with the state at each periodic checkpoint.
   const RunResult* resume = nullptr;

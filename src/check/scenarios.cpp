@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "check/support.hpp"
+#include "soret/common/mpi.hpp"
 #include "soret/common/progress.hpp"
 #include "soret/theory/stationary.hpp"
 #include "soret/theory/walk_theory.hpp"
@@ -30,13 +31,53 @@ struct Ctx {
   Progress* progress = nullptr;
   mutable double done = 0;  ///< walker-(steps + 1) done, for the progress line
   void log(const std::string&) const {}
-  /// One run of the engine, counted in the progress line.
-  WalkResults walk(const WalkModel& m, const ObserverPlan& p, const std::string& init, std::uint64_t walkers,
-                   std::uint64_t steps, std::uint64_t seed) const {
-    auto r = run_walk(m, p, init, walkers, steps, seed, threads);
-    done += double(walkers) * double(steps + 1);
-    if (progress) progress->update(std::uint64_t(done), done);
-    return r;
+  using Measure = std::function<std::vector<std::vector<double>>(const WalkResults&)>;
+  /// The kReplicas replicas of one run (replica r with seed replica_seed(seed, scenario, r)): the
+  /// vectors measure(result) of each, in replica order, counted in the progress line.
+  /// MPI ranks: with at most kReplicas ranks the replicas are spread over them (contiguous ranges,
+  /// each replica on one rank with all its threads) and the owners broadcast their measurements;
+  /// with more ranks each replica's walkers are split over all of them (run_walk). Either way
+  /// every rank holds one process's values.
+  std::vector<std::vector<std::vector<double>>> replicas(const WalkModel& m, const ObserverPlan& p, const std::string& init,
+                                                         std::uint64_t walkers, std::uint64_t steps, int scenario,
+                                                         const Measure& measure) const {
+    const int R = kReplicas, ranks = mpi::size();
+    const bool spread = ranks > 1 && ranks <= R;
+    std::vector<std::vector<std::vector<double>>> out(R);
+    std::exception_ptr ep;
+    for (int r = 0; r < R && !ep; ++r) {
+      const int owner = spread ? owner_of(r, R, ranks) : mpi::rank();
+      try {
+        if (owner == mpi::rank())
+          out[r] = measure(run_walk(m, p, init, walkers, steps, replica_seed(opt.seed, scenario, r), threads, !spread));
+      } catch (...) {
+        if (!spread) throw;
+        ep = std::current_exception();
+      }
+      done += double(walkers) * double(steps + 1) / (spread ? ranks : 1);
+      if (progress) progress->update(std::uint64_t(done), done);
+    }
+    if (spread) {
+      mpi::agree(ep);  // (a failure on one rank is thrown on every rank)
+      for (int r = 0; r < R; ++r) {
+        const int owner = owner_of(r, R, ranks);
+        std::vector<std::uint64_t> n{out[r].size()};
+        mpi::broadcast(n, owner);
+        out[r].resize(n[0]);
+        for (auto& v : out[r]) mpi::broadcast(v, owner);
+      }
+    }
+    return out;
+  }
+
+ private:
+  /// The rank of replica r when R replicas are split in contiguous ranges over `ranks` ranks.
+  static int owner_of(int r, int R, int ranks) {
+    for (int k = 0; k < ranks; ++k) {
+      const auto rr = mpi::split(std::uint64_t(R), 1, k, ranks);
+      if (std::uint64_t(r) < rr.first + rr.count) return k;
+    }
+    return ranks - 1;
   }
 };
 
@@ -83,11 +124,12 @@ OneStep one_step(const Ctx& c, const WalkModel& m, int axis, const Lattice& l, c
   ObserverPlan p = plan_axis(axis, l);
   p.flux_windows = {{0, 1}};
   OneStep o;
-  for (int r = 0; r < kReplicas; ++r) {
-    const auto res = c.walk(m, p, init, walkers, 1, replica_seed(c.opt.seed, scenario, r));
-    o.jp.add(res.J_plus(0));
-    o.jm.add(res.J_minus(0));
-    o.net.add(res.J(0));
+  for (auto& v : c.replicas(m, p, init, walkers, 1, scenario, [](const WalkResults& res) {
+         return std::vector<std::vector<double>>{res.J_plus(0), res.J_minus(0), res.J(0)};
+       })) {
+    o.jp.add(std::move(v[0]));
+    o.jm.add(std::move(v[1]));
+    o.net.add(std::move(v[2]));
   }
   return o;
 }
@@ -278,14 +320,14 @@ Stationary stationary_run(const Ctx& c, const WalkModel& m, int bins, std::uint6
   ObserverPlan p = plan_axis(0, l);
   p.density_avg = Window{burn, steps};
   Replicas rep;
-  for (int r = 0; r < kReplicas; ++r) {
-    const auto res = c.walk(m, p, "uniform", N, steps, replica_seed(c.opt.seed, scenario, r));
-    double tot = 0;
-    for (auto v : res.avg_counts) tot += double(v);
-    std::vector<double> prob(bins);
-    for (int b = 0; b < bins; ++b) prob[b] = double(res.avg_counts[b]) / tot;
-    rep.add(prob);
-  }
+  for (auto& v : c.replicas(m, p, "uniform", N, steps, scenario, [bins](const WalkResults& res) {
+         double tot = 0;
+         for (auto x : res.avg_counts) tot += double(x);
+         std::vector<double> prob(bins);
+         for (int b = 0; b < bins; ++b) prob[b] = double(res.avg_counts[b]) / tot;
+         return std::vector<std::vector<double>>{prob};
+       }))
+    rep.add(std::move(v[0]));
   Stationary s{rep.mean(), rep.se(), {}, rep};
   for (int b = 0; b < bins; ++b) s.centers.push_back(l.lo + (b + 0.5) * (l.hi - l.lo) / bins);
   return s;

@@ -35,13 +35,13 @@ std::uint64_t replica_seed(std::uint64_t base, int scenario, int r) {
 }
 
 WalkResults run_walk(const WalkModel& m, const ObserverPlan& p, const std::string& init, std::uint64_t walkers,
-                     std::uint64_t steps, std::uint64_t seed, int threads) {
+                     std::uint64_t steps, std::uint64_t seed, int threads, bool split_walkers) {
   RunOptions o;
   o.walkers = walkers;
   o.steps = steps;
   o.seed = seed;
   o.threads = threads;
-  if (!mpi::distributed()) {
+  if (!mpi::distributed() || !split_walkers) {
     WalkEngine e(m, p, InitSpec::parse(init, m.dim), o);
     return e.run();
   }

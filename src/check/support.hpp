@@ -21,9 +21,11 @@ struct Replicas {
 /// Seed of replica r of scenario s (a counter-based function of the base seed).
 std::uint64_t replica_seed(std::uint64_t base, int scenario, int r);
 
-/// One run of the engine (no progress line).
+/// One run of the engine (no progress line). Under MPI ranks with split_walkers the walkers are
+/// split over the ranks and every rank receives the reduced result (a collective call); without,
+/// this rank runs them all.
 WalkResults run_walk(const WalkModel& m, const ObserverPlan& p, const std::string& init, std::uint64_t walkers,
-                     std::uint64_t steps, std::uint64_t seed, int threads);
+                     std::uint64_t steps, std::uint64_t seed, int threads, bool split_walkers = true);
 
 WalkModel model_1d(const std::string& g, double eta, Boundary b, double lo = 0.0, double hi = 1.0);
 ObserverPlan plan_axis(int axis, const Lattice& l);

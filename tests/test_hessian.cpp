@@ -474,4 +474,37 @@ TEST_CASE("hessian: Eq. 62 bound on a convolution of a constant image by hand") 
   CHECK(b.paper == doctest::Approx(300).epsilon(1e-14));
 }
 
+TEST_CASE("hessian: concurrent calls from OpenMP threads with their own workspaces") {
+  // One network per thread, as in train_deep(): the results equal the serial ones bit for bit.
+  const auto q = make(Architecture::fc(Shape{6, 1, 1}, {8, 8}, 3), Loss::ce, 20, 61);
+  const int E = 8;
+  std::vector<std::vector<double>> ps(E, q.p);
+  for (int e = 0; e < E; ++e)
+    for (double& x : ps[e]) x *= 1 + 0.1 * e;
+  auto one = [&](int e, HessianWorkspace& w) {
+    ProbeOptions o;
+    o.probes = 8;
+    o.network = std::uint64_t(e);
+    return hessian_record(q.a, ps[e].data(), q.X.data(), q.y.data(), q.n, q.loss, o, w);
+  };
+  std::vector<HessianRecord> serial(E), parallel(E);
+  {
+    HessianWorkspace w(q.a, 8);
+    for (int e = 0; e < E; ++e) serial[e] = one(e, w);
+  }
+#pragma omp parallel num_threads(2)
+  {
+    HessianWorkspace w(q.a, 8);
+#pragma omp for schedule(dynamic, 1)
+    for (int e = 0; e < E; ++e) parallel[e] = one(e, w);
+  }
+  for (int e = 0; e < E; ++e) {
+    CHECK(parallel[e].hutchinson.trace == serial[e].hutchinson.trace);
+    CHECK(parallel[e].hutchinson.trace_se == serial[e].hutchinson.trace_se);
+    CHECK(parallel[e].gn.trace == serial[e].gn.trace);
+    CHECK(parallel[e].eq62.bound == serial[e].eq62.bound);
+  }
+  CHECK(serial[0].hutchinson.trace != serial[1].hutchinson.trace);
+}
+
 TEST_SUITE_END();

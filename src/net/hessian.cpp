@@ -293,8 +293,6 @@ HessianWorkspace::HessianWorkspace(const Architecture& a, int chunk)
     }
   cols.resize(cs);
   grams.resize(gs * O);
-  Xr.resize(c * a.input.size());
-  yr.resize(c);
 }
 
 double loss_gradient(const Architecture& a, const double* p, const double* X, const int* labels, int n, Loss loss,
@@ -381,21 +379,25 @@ GaussNewton gauss_newton(const Architecture& a, const double* p, const double* X
   const size_t Xs = a.input.size();
   const int per = std::max(1, ws.fw.n / O);  // samples per pass: rows (sample, output)
   const auto pl = a.param_layers();
-  std::vector<double> P(size_t(O) * O), G(size_t(O) * O), trK(per), trPK(per);
+  std::vector<double> G(size_t(O) * O), trK(per), trPK(per);
   GaussNewton res;
   for (int k0 = 0; k0 < n; k0 += per) {
     const int m = std::min(per, n - k0), rows = m * O;
-    for (int k = 0; k < m; ++k)
-      for (int o = 0; o < O; ++o) {
-        std::copy_n(X + (k0 + k) * Xs, Xs, &ws.Xr[(size_t(k) * O + o) * Xs]);
-        ws.yr[k * O + o] = labels[k0 + k];
-      }
-    // The back-propagated gradients of row (k, o) are those of f_o (dY = e_o): J_k row by row.
-    forward_backward(a, p, ws.Xr.data(), ws.yr.data(), rows, loss, 1.0, ws, false);
+    // One forward pass of the m samples (P_k from their outputs), then every activation row k is
+    // repeated O times in place (rows (k, o) = k O + o; from the last sample down, so nothing is
+    // overwritten before it is copied): the back-propagated gradients of row (k, o) are those of
+    // f_o (source e_o), J_k row by row.
+    forward_backward(a, p, X + k0 * Xs, labels + k0, m, loss, 1.0, ws, false);
+    std::vector<double> Pk(ws.Pm.begin(), ws.Pm.begin() + std::ptrdiff_t(size_t(m) * O * O));
+    for (size_t i = 0; i < ws.fw.act.size(); ++i) {
+      const size_t w = i == 0 ? a.input.size() : a.layers[i - 1].out.size();
+      double* act = ws.fw.act[i].data();
+      for (int k = m; k-- > 0;)
+        for (int o = O; o-- > 0;)
+          if (size_t(k) * O + o != size_t(k)) std::copy_n(act + size_t(k) * w, w, act + (size_t(k) * O + o) * w);
+    }
     std::fill_n(ws.dY.data(), size_t(rows) * O, 0.0);
     for (int r = 0; r < rows; ++r) ws.dY[size_t(r) * O + r % O] = 1.0;
-    std::vector<double> Pk(size_t(m) * O * O);
-    for (int k = 0; k < m; ++k) std::copy_n(&ws.Pm[size_t(k) * O * O * O], size_t(O) * O, &Pk[size_t(k) * O * O]);
     backward_deltas(a, p, rows, ws.dY.data(), ws);
     std::fill(trK.begin(), trK.end(), 0.0);
     std::fill(trPK.begin(), trPK.end(), 0.0);

@@ -55,8 +55,6 @@ class HessianWorkspace {
   std::vector<double> dY, Pm;                 ///< dL/df (chunk x O), d^2L/df^2 (chunk x O x O)
   std::vector<double> hv, v, g;               ///< params-sized scratch
   std::vector<double> cols, grams;            ///< im2col patches; per-output layer gradients (GN)
-  std::vector<double> Xr;                     ///< inputs of a chunk (GN: rows repeated per output)
-  std::vector<int> yr;
 
  private:
   int chunk_;

@@ -505,6 +505,11 @@ TEST_CASE("hessian: concurrent calls from OpenMP threads with their own workspac
     CHECK(parallel[e].eq62.bound == serial[e].eq62.bound);
   }
   CHECK(serial[0].hutchinson.trace != serial[1].hutchinson.trace);
+  for (const auto& r : serial) {
+    CHECK(r.dropped == r.hutchinson.trace - r.gn.trace);
+    CHECK(r.dropped_se == r.hutchinson.trace_se);
+    CHECK(r.eq62.bound >= r.gn.trace);
+  }
 }
 
 TEST_SUITE_END();

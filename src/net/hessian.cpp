@@ -603,6 +603,8 @@ HessianRecord hessian_record(const Architecture& a, const double* p, const doubl
   r.hutchinson = hutchinson_trace(a, p, X, labels, n, loss, o, ws);
   r.gn = gauss_newton(a, p, X, labels, n, loss, ws);
   r.eq62 = eq62_bound(a, p, X, labels, n, loss, ws);
+  r.dropped = r.hutchinson.trace - r.gn.trace;
+  r.dropped_se = r.hutchinson.trace_se;
   return r;
 }
 

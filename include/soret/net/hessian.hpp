@@ -132,6 +132,10 @@ struct HessianRecord {
   TraceEstimate hutchinson;
   GaussNewton gn;
   Eq62 eq62;
+  /// The term Eq. 45 drops, Tr H - Tr G, as the Hutchinson trace minus the exact Gauss-Newton
+  /// trace; its SE is the trace's (Tr G is exact). Zero in expectation for these ReLU nets
+  /// (THEORY.md); hutchinson.residual is the paired estimate from the same probes (smaller SE).
+  double dropped = 0, dropped_se = 0;
 };
 HessianRecord hessian_record(const Architecture& a, const double* p, const double* X, const int* labels, int n,
                              Loss loss, const ProbeOptions& o, HessianWorkspace& ws);

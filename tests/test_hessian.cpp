@@ -297,6 +297,22 @@ TEST_CASE("hessian: Hutchinson mean agrees with the exact trace within 4 standar
     CHECK(std::abs(t.gn - gn.trace) < 4 * t.gn_se);
     CHECK(std::abs(t.residual) < 4 * t.residual_se);
     CHECK(t.trace == doctest::Approx(t.gn + t.residual).epsilon(1e-12));
+    // the mean and SE from the 64 values z.Hz, each by hvp() (SE = sample SD / sqrt(P))
+    {
+      std::vector<double> z(q.a.params()), Hz(q.a.params()), vals;
+      for (int k = 0; k < o.probes; ++k) {
+        rademacher_probe(z.size(), o, k, z.data());
+        hvp(q.a, q.p.data(), q.X.data(), q.y.data(), q.n, q.loss, z.data(), Hz.data(), ws);
+        double zHz = 0;
+        for (size_t i = 0; i < z.size(); ++i) zHz += z[i] * Hz[i];
+        vals.push_back(zHz);
+      }
+      double mean = 0, var = 0;
+      for (double x : vals) mean += x / vals.size();
+      for (double x : vals) var += (x - mean) * (x - mean) / (vals.size() - 1);
+      CHECK(t.trace == doctest::Approx(mean).epsilon(1e-12));
+      CHECK(t.trace_se == doctest::Approx(std::sqrt(var / vals.size())).epsilon(1e-10));
+    }
     // the same probes give the same numbers; one probe's value is z.Hz by hvp()
     const auto t2 = hutchinson_trace(q.a, q.p.data(), q.X.data(), q.y.data(), q.n, q.loss, o, ws);
     CHECK(t2.trace == t.trace);

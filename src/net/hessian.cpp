@@ -29,8 +29,7 @@ double sigmoid(double f) { return f >= 0 ? 1.0 / (1.0 + std::exp(-f)) : std::exp
 void loss_hessian(Loss loss, const double* f, int O, double scale, double* P) {
   switch (loss) {
     case Loss::bce: {
-      const double s = sigmoid(f[0]);
-      P[0] = scale * s * (1 - s);
+      P[0] = scale * sigmoid(f[0]) * sigmoid(-f[0]);  // s(1 - s), without cancellation for large f
       return;
     }
     case Loss::mse: P[0] = scale; return;

@@ -9,7 +9,8 @@
 // stride 1: `soret net --arch conv:...` defaults) on 1x28x28 -> 10. Inputs are random (Gaussian,
 // or uniform pixels in [0, 1)): the costs do not depend on the values. PyTorch initialisation.
 //
-// Usage: bench_hessian [reps=3] [probes=32] [S=256]
+// Usage: bench_hessian [reps=3] [probes=32] [S=256] [chunk=0] (chunk: samples per pass of the
+// Hessian functions, HessianWorkspace(a, chunk); 0: its automatic choice)
 #include <omp.h>
 
 #include <algorithm>
@@ -36,6 +37,8 @@ double best_seconds(int reps, F&& f) {
   }
   return best;
 }
+
+int g_chunk = 0;
 
 void row(const char* name, const Architecture& a, Loss loss, bool pixels, int S, int probes, int reps) {
   std::mt19937_64 g(1);
@@ -66,7 +69,8 @@ void row(const char* name, const Architecture& a, Loss loss, bool pixels, int S,
       backward_batch(a, p.data(), dY.data(), n, bws, grad.data(), 1.0 / S);
     }
   });
-  HessianWorkspace ws(a, chunk);
+  HessianWorkspace ws(a, g_chunk);
+  std::printf("%-34s (Hessian passes by chunks of %d samples)\n", name, ws.chunk());
   const double t_grad2 = best_seconds(reps, [&] {
     std::fill(grad.begin(), grad.end(), 0.0);
     loss_gradient(a, p.data(), X.data(), y.data(), S, loss, grad.data(), ws);
@@ -95,6 +99,7 @@ int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::atoi(argv[1]) : 3;
   const int probes = argc > 2 ? std::atoi(argv[2]) : 32;
   const int S = argc > 3 ? std::atoi(argv[3]) : 256;
+  if (argc > 4) g_chunk = std::atoi(argv[4]);
   omp_set_num_threads(1);  // (OpenBLAS's OpenMP build: single-threaded products, as inside train_deep())
   std::printf("bench_hessian: one thread, float64, S = %d samples, %d probes, best of %d; times in ms, (ratio to the "
               "gradient evaluation)\n",

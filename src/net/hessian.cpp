@@ -265,9 +265,21 @@ double dot(const double* x, const double* y, size_t m) {
 
 }  // namespace
 
+namespace {
+/// chunk = 0: as many samples (8 .. 256) as fit in ~32 MiB of per-sample buffers (activations,
+/// back-propagated gradients, their R-versions, two R-gradient buffers).
+int auto_chunk(const Architecture& a, int chunk) {
+  if (chunk > 0) return chunk;
+  std::size_t per = a.input.size() + 2 * a.max_activation();
+  for (const auto& l : a.layers) per += 3 * l.out.size();
+  const std::size_t budget = std::size_t(4) << 20;  // doubles
+  return int(std::clamp<std::size_t>(budget / per, 8, 256));
+}
+}  // namespace
+
 // (rows: a chunk of samples, or the rows (sample, output) of at least one sample in gauss_newton())
 HessianWorkspace::HessianWorkspace(const Architecture& a, int chunk)
-    : fw(a, std::max({1, chunk, a.outputs})), chunk_(std::max(1, chunk)) {
+    : fw(a, std::max({1, auto_chunk(a, chunk), a.outputs})), chunk_(std::max(1, auto_chunk(a, chunk))) {
   const size_t nl = a.layers.size(), c = size_t(fw.n), O = size_t(a.outputs);
   delta.resize(nl);
   ract.resize(nl + 1);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "soret/net/deep_trainer.hpp"
@@ -526,6 +527,24 @@ TEST_CASE("hessian: concurrent calls from OpenMP threads with their own workspac
     CHECK(r.dropped_se == r.hutchinson.trace_se);
     CHECK(r.eq62.bound >= r.gn.trace);
   }
+}
+
+TEST_CASE("hessian: bad inputs throw") {
+  const auto q = make(Architecture::fc(Shape{4, 1, 1}, {3}, 3), Loss::ce, 4, 71);
+  HessianWorkspace w(q.a);
+  std::vector<double> v(q.a.params(), 1.0), out(q.a.params());
+  CHECK_THROWS_AS(hvp(q.a, q.p.data(), q.X.data(), q.y.data(), q.n, Loss::bce, v.data(), out.data(), w),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(hvp(q.a, q.p.data(), q.X.data(), q.y.data(), 0, q.loss, v.data(), out.data(), w), std::invalid_argument);
+  ProbeOptions o;
+  o.probes = 0;
+  CHECK_THROWS_AS(hutchinson_trace(q.a, q.p.data(), q.X.data(), q.y.data(), q.n, q.loss, o, w), std::invalid_argument);
+  // eq62_bound needs a ReLU after every hidden parameter layer
+  Architecture bad = q.a;
+  bad.layers.erase(bad.layers.begin() + bad.relu_layers()[0]);
+  bad.layers[1].in = bad.layers[0].out;
+  CHECK_THROWS_AS(eq62_bound(bad, q.p.data(), q.X.data(), q.y.data(), q.n, q.loss, w), std::invalid_argument);
+  CHECK_NOTHROW(eq62_bound(q.a, q.p.data(), q.X.data(), q.y.data(), q.n, q.loss, w));
 }
 
 TEST_SUITE_END();

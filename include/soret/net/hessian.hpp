@@ -130,7 +130,7 @@ Eq62 eq62_bound(const Architecture& a, const double* p, const double* X, const i
 /// labels as returned by Dataset::fresh/item) and call it with ProbeOptions{P, seed, e, r} and
 /// the thread's own HessianWorkspace(a) (made once per thread, like the BatchWorkspace).
 /// Cost (bench/bench_hessian.cpp, one thread, S = 256, P = 32): about P x (1-2) gradient
-/// evaluations for the trace, O (outputs) for the Gauss-Newton trace, < 1 for the bound.
+/// evaluations for the trace, up to ~O (outputs) for the Gauss-Newton trace, < 1 for the bound.
 struct HessianRecord {
   TraceEstimate hutchinson;
   GaussNewton gn;

@@ -1,5 +1,6 @@
 #pragma once
-// Register-blocked direct convolution kernels (stride 1, no padding), internal to net/layers.cpp.
+// Register-blocked direct convolution kernels (stride 1, no padding), internal to net/layers.cpp
+// (the im2col kernels below also to net/hessian.cpp).
 // Activations are C x H x W with rows of W doubles; every input buffer must be readable for
 // kConvSlack doubles past its end (the kernels load whole 8-double vectors and discard the lanes
 // beyond a row).

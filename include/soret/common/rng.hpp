@@ -24,6 +24,7 @@ enum class Stream : std::uint64_t {
   check_replica = 32,   ///< seeds of validation replicas
   net_grad_samples = 21,  ///< fresh samples of the gradient-variance records: counter (network, step, sample, 0)
   net_shuffle = 22,       ///< epoch-wise shuffles of a fixed set: counter (network, epoch, position, 0)
+  net_hessian_probe = 23, ///< Rademacher probes of the Hessian trace: counter (network, record, probe, parameter / 256)
 };
 
 using Philox = r123::Philox4x64;

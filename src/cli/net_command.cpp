@@ -32,6 +32,7 @@
 #include "soret/net/dataset.hpp"
 #include "soret/net/eq8.hpp"
 #include "soret/net/deep_study.hpp"
+#include "soret/net/generalization.hpp"
 #include "soret/net/scaling.hpp"
 #include "soret/net/trainer.hpp"
 #include "soret/version.hpp"
@@ -665,6 +666,8 @@ std::string summary(const StudyOutput& o) {
 struct DeepCli {
   std::string arch, data, data_dir, split, sampler;
   int kernel = 5, stride = 1, classes = 2, grad_samples = 256;
+  std::uint64_t test_size = 0;  ///< held-out set: synthetic examples, or the first n of the test split
+  int hessian_every = 0, hessian_probes = 32, hessian_samples = 256;
 };
 
 /// Builds the data sets, the architecture and the options of a generic-backend sweep.
@@ -691,11 +694,24 @@ DeepSweep make_sweep(const Study& s, const DeepCli& d, const DeepSweep* same_dat
       return data;
     };
     w.train = read("train");
+    if (s.cfg.train_size > 0) {  // a smaller training set: the first n examples of the train split
+      if (s.cfg.train_size > w.train->size())
+        throw InputError("train-size", "--train-size: the training split has " + std::to_string(w.train->size()) + " examples");
+      w.train = std::make_shared<SubsetDataset>(w.train, s.cfg.train_size);
+    }
     w.eval = d.split == "test" ? read("test") : w.train;
+    if (d.test_size > 0) {
+      auto t = d.split == "test" ? w.eval : read("test");
+      if (d.test_size > t->size())
+        throw InputError("test-size", "--test-size: the test split has " + std::to_string(t->size()) + " examples");
+      w.test = std::make_shared<SubsetDataset>(t, d.test_size);
+    }
   } else {
     w.train = std::make_shared<SyntheticDataset>(s.cfg, s.opt.seed);
     w.eval = w.train;
+    if (d.test_size > 0) w.test = std::make_shared<SyntheticTestSet>(s.cfg, s.opt.seed, d.test_size);
   }
+  if (image && same_data) w.test = same_data->test;
   w.arch = std::make_shared<Architecture>(Architecture::parse(d.arch, w.train->input(), d.classes > 2 ? d.classes : 1,
                                                               d.kernel, d.stride, s.cfg.N, image || s.cfg.biases()));
   w.etas = s.etas;
@@ -711,8 +727,17 @@ DeepSweep make_sweep(const Study& s, const DeepCli& d, const DeepSweep* same_dat
   w.opt.grad_samples = d.grad_samples;
   w.opt.init = s.cfg.init;
   w.opt.loss = s.cfg.loss;
-  w.opt.sampler = d.sampler == "auto" ? (w.train->size() == 0 ? SamplerKind::online : SamplerKind::replacement)
+  // auto: fresh samples for online data; with a held-out set (a generalization run) an epoch-wise
+  // shuffle of the training set (each example once per epoch), else draws with replacement.
+  w.opt.sampler = d.sampler == "auto" ? (w.train->size() == 0 ? SamplerKind::online
+                                         : w.test              ? SamplerKind::epoch
+                                                               : SamplerKind::replacement)
                                       : parse_sampler(d.sampler);
+  w.opt.test = w.test.get();
+  w.opt.set_metrics = w.test != nullptr;
+  w.opt.hessian_every = d.hessian_every;
+  w.opt.hessian_probes = d.hessian_probes;
+  w.opt.hessian_samples = d.hessian_samples;
   for (int B : w.batches) Sampler check(*w.train, w.opt.sampler, B, w.opt.seed);  // throws on a bad combination
   return w;
 }
@@ -729,7 +754,9 @@ std::vector<Parameter> deep_params(const DeepSweep& w, const DeepCli& d, const S
           {"steps", std::int64_t(w.opt.steps)}, {"record_every", std::int64_t(w.opt.record_every)},
           {"init", w.opt.init.text()}, {"seed", std::int64_t(w.opt.seed)},
           {"threads", std::int64_t(w.opt.threads > 0 ? w.opt.threads : omp_get_max_threads())},
-          {"bootstrap", std::int64_t(w.bootstrap)}};
+          {"bootstrap", std::int64_t(w.bootstrap)}, {"test_size", std::int64_t(d.test_size)},
+          {"hessian_every", std::int64_t(d.hessian_every)}, {"hessian_probes", std::int64_t(d.hessian_probes)},
+          {"hessian_samples", std::int64_t(d.hessian_samples)}};
 }
 
 /// Memory of a generic-backend sweep (coarse): per thread, activations and their gradients of
@@ -979,38 +1006,56 @@ int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quie
   return 0;
 }
 
-/// --study deep: the paper's deep-network experiments at sizes that run in minutes. Checkpoints
-/// as --study paper: its runs, part after part, are one sweep (run_jobs); a part's file is written
+/// A part of --study deep or --study generalization: one generic-backend sweep.
+struct StudyPart {
+  const char* name;
+  const char* arch;
+  const char* data;
+  int inputs, classes;
+  std::vector<double> etas;
+  std::vector<int> batches;
+  int E;
+  long long T, K;
+  int S;
+  // --study generalization: a finite training set, a held-out set, the Hessian every few records
+  long long train_size = 0, test_size = 0;
+  int hessian_every = 0;
+  const char* labels = "random";
+  int hidden = 0;  ///< twolayer: hidden units
+};
+
+/// --study deep: the paper's deep-network experiments at sizes that run in minutes.
+std::vector<StudyPart> deep_parts() {
+  return {{"fc6_gaussian_eta", "fc:100,100,100,100,100", "gaussian", 100, 2, {0.025, 0.05, 0.075, 0.1}, {1}, 32, 10000, 200, 256},
+          {"cnn6_fmnist_eta", "conv:10,10,10,10,10,10", "fashion-mnist", 0, 10, {0.0025, 0.005, 0.0075, 0.01}, {1}, 8, 2000, 200, 256},
+          {"fc300_fmnist_eta", "fc:300", "fashion-mnist", 0, 10, {0.025, 0.05, 0.075, 0.1}, {100}, 4, 500, 25, 256},
+          {"fc300_fmnist_batch", "fc:300", "fashion-mnist", 0, 10, {0.02}, {50, 100, 200}, 4, 500, 25, 256}};
+}
+
+/// The analysis a study adds once its parts are complete (generalization: the matched-loss
+/// table): writes its files and returns the Markdown it adds to summary.md.
+using StudyAnalysis = std::function<std::string(const std::vector<StudyPart>&, const std::vector<DeepSweep>&,
+                                                const std::vector<DeepSweepOutput>&)>;
+
+/// --study deep and --study generalization: generic-backend sweeps, one per part. Checkpoints as
+/// --study paper: its runs, part after part, are one sweep (run_jobs); a part's file is written
 /// when its last run completes (replacing PART.partial.h5, which a stop inside it writes), and
 /// summary.md when the study completes.
-int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, bool quiet, bool tiny, SweepControl& ctl,
-               const NetState* resumed,
-               const std::function<void(const std::vector<std::uint64_t>&, std::uint64_t)>& check_stop) {
+int parts_study(const std::string& study, std::vector<StudyPart> parts, const Study& base, const DeepCli& dbase,
+                const std::string& out, bool quiet, bool tiny, SweepControl& ctl, const NetState* resumed,
+                const std::function<void(const std::vector<std::uint64_t>&, std::uint64_t)>& check_stop,
+                const StudyAnalysis& analyse = nullptr) {
   mpi::agreed([&] { io::check_output_dir(out, "out"); });
-  struct Part {
-    const char* name;
-    const char* arch;
-    const char* data;
-    int inputs, classes;
-    std::vector<double> etas;
-    std::vector<int> batches;
-    int E;
-    long long T, K;
-    int S;
-  };
-  std::vector<Part> parts = {
-      {"fc6_gaussian_eta", "fc:100,100,100,100,100", "gaussian", 100, 2, {0.025, 0.05, 0.075, 0.1}, {1}, 32, 10000, 200, 256},
-      {"cnn6_fmnist_eta", "conv:10,10,10,10,10,10", "fashion-mnist", 0, 10, {0.0025, 0.005, 0.0075, 0.01}, {1}, 8, 2000, 200, 256},
-      {"fc300_fmnist_eta", "fc:300", "fashion-mnist", 0, 10, {0.025, 0.05, 0.075, 0.1}, {100}, 4, 500, 25, 256},
-      {"fc300_fmnist_batch", "fc:300", "fashion-mnist", 0, 10, {0.02}, {50, 100, 200}, 4, 500, 25, 256}};
   if (tiny)  // --study-size tiny: seconds, for tests and smoke runs
     for (auto& p : parts) {
       p.E = 2;
       p.T = 10;
       p.K = std::int64_t(kDeepTinyRecordEvery);
       p.S = 8;
+      if (p.train_size > 0) p.train_size = std::min(p.train_size, 64ll);
+      if (p.test_size > 0) p.test_size = std::min(p.test_size, 64ll);
     }
-  std::string md = "# soret net --study deep\n\nsoret " + std::string(soret::version) +
+  std::string md = "# soret net --study " + study + "\n\nsoret " + std::string(soret::version) +
                    ". Gradient variance: unbiased variance over S fresh samples of each parameter's per-sample "
                    "gradient, summed over all parameters and divided by their number (grad_var), also per layer. "
                    "Collapse: best exponent k of tau = t eta^k (or t / |B|^k) with a bootstrap 95% interval over "
@@ -1024,7 +1069,7 @@ int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, 
   std::vector<std::uint64_t> steps;
   std::vector<std::size_t> part_of, first;
   for (std::size_t k = 0; k < parts.size(); ++k) {
-    const Part& p = parts[k];
+    const StudyPart& p = parts[k];
     Study s = base;
     DeepCli d = dbase;
     d.arch = p.arch;
@@ -1033,11 +1078,14 @@ int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, 
     d.grad_samples = p.S;
     d.sampler = "auto";
     d.split = "train";
+    d.test_size = std::uint64_t(p.test_size);
+    d.hessian_every = p.hessian_every;
     s.cfg.loss = p.classes > 2 ? Loss::ce : Loss::bce;
     if (p.inputs > 0) s.cfg.M = p.inputs;
+    if (p.hidden > 0) s.cfg.N = p.hidden;
     s.cfg.data = Data::gaussian;
-    s.cfg.labels = Labels::random;
-    s.cfg.train_size = 0;
+    s.cfg.labels = parse_labels(p.labels);
+    s.cfg.train_size = std::uint64_t(p.train_size);
     s.etas = p.etas;
     s.batches = p.batches;
     s.opt.ensemble = p.E;
@@ -1045,7 +1093,9 @@ int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, 
     s.opt.record_every = std::uint64_t(p.K);
     const DeepSweep* same = nullptr;
     for (std::size_t j = 0; j < k; ++j)
-      if (clis[j].data == d.data && clis[j].classes == d.classes && clis[j].data_dir == d.data_dir) same = &sweeps[j];
+      if (clis[j].data == d.data && clis[j].classes == d.classes && clis[j].data_dir == d.data_dir &&
+          studies[j].cfg.train_size == s.cfg.train_size && clis[j].test_size == d.test_size)
+        same = &sweeps[j];
     sweeps.push_back(make_sweep(s, d, same));
     studies.push_back(s);
     clis.push_back(d);
@@ -1135,12 +1185,136 @@ int deep_study(const Study& base, const DeepCli& dbase, const std::string& out, 
                      run_group(ctl, false, ncomplete, o.runs.empty() ? 0 : o.runs.back().t_reached));
     return report_stop(ctl, partial);
   }
+  if (analyse) {  // the study's own analysis: its verdicts go first in summary.md
+    std::vector<DeepSweepOutput> outs;
+    for (std::size_t p = 0; p < parts.size(); ++p) outs.push_back(part_output(p, all));
+    const std::string extra = analyse(parts, sweeps, outs);
+    if (!quiet) std::fputs(extra.c_str(), stdout);
+    md = md.substr(0, md.find('\n') + 1) + extra + md.substr(md.find('\n') + 1);
+  }
   io::write_file_atomic(out + "/summary.md", md, "out");
   if (!quiet) {
     print_checkpoints(ctl);
-    std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_net_deep.py %s\n", out.c_str(), out.c_str());
+    std::printf("wrote %s/*.h5; plots: /usr/bin/python3 validation/plot_%s.py %s\n", out.c_str(),
+                study == "deep" ? "net_deep" : study.c_str(), out.c_str());
   }
   return 0;
+}
+
+/// --study generalization (issue 12): (a) the two-layer net on the teacher task, a training set of
+/// 256 examples; (b) Fashion-MNIST with the 300-unit one-hidden-layer net, 2000 training
+/// examples; each an eta x |B| sweep with a held-out set and the Hessian at every record.
+std::vector<StudyPart> generalization_parts() {
+  StudyPart a{"teacher_twolayer", "twolayer", "gaussian", 20, 2, {0.025, 0.05, 0.1, 0.2}, {1, 4}, 16, 20000, 1000, 256};
+  a.train_size = 256;
+  a.test_size = 4096;
+  a.hessian_every = 1;
+  a.labels = "teacher";
+  a.hidden = 50;
+  StudyPart b{"fc300_fmnist", "fc:300", "fashion-mnist", 0, 10, {0.02, 0.05, 0.1}, {8, 32}, 4, 4000, 250, 256};
+  b.train_size = 2000;
+  b.test_size = 2000;
+  b.hessian_every = 1;
+  return {a, b};
+}
+
+std::string fmt_pm(double m, double se) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.4g +- %.2g", m, se);
+  return b;
+}
+
+std::string slope_text(const Slope& s, const char* falls, const char* rises) {
+  char b[160];
+  std::snprintf(b, sizeof b, "%.3g +- %.2g per unit of log(eta^2/|B|) (n = %d): %s", s.slope, s.se, s.n,
+                !s.resolved() ? "no resolved change (|slope| < 3 SE)" : s.slope < 0 ? falls : rises);
+  return b;
+}
+
+/// The matched-loss analysis of --study generalization: OUT/generalization.h5 and the verdicts.
+std::string generalization_report(const std::string& out, const std::vector<StudyPart>& parts,
+                                  const std::vector<DeepSweepOutput>& outs) {
+  std::string md = "\n## Verdicts at matched training loss (Appendix A.5 tested)\n\n"
+                   "Each network is compared at its first record whose training loss is at most L* (per part: the "
+                   "largest over runs of the median over networks of the lowest training loss reached), not at a matched "
+                   "step. Tr H is the exact Gauss-Newton trace (equal to Tr H for ReLU nets, validation/THEORY.md); "
+                   "slopes are least squares over the matched networks against log(eta^2/|B|), resolved when |slope| >= 3 SE.\n";
+  h5::AtomicFile file(out + "/generalization.h5", "out");
+  write_h5md_header(file.id(), "net --study generalization");
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    const Generalization g = analyse_generalization(outs[p].runs);
+    auto grp = h5::create_group(file.id(), parts[p].name);
+    h5::attr(grp, "target_loss", g.target_loss);
+    const hsize_t n = g.u.size();
+    for (auto [name, v] : {std::pair{"log_eta2_over_B", &g.u}, {"activation_rate", &g.act}, {"weight_norm_first", &g.wn_first},
+                           {"weight_norm_last", &g.wn_last}, {"hessian_trace_exact", &g.trace}, {"hessian_trace_hutchinson", &g.hutch},
+                           {"eq62_bound", &g.bound}, {"test_error", &g.test_error}, {"test_loss", &g.test_loss}, {"step", &g.step}})
+      h5::write(grp, name, *v, {n});
+    h5::write(grp, "run", g.run_of, {n});
+    h5::write(grp, "network", g.network, {n});
+    std::vector<double> eta, x;
+    std::vector<std::int64_t> batch, matched;
+    for (const auto& m : g.runs) { eta.push_back(m.eta); x.push_back(m.x); batch.push_back(m.batch); matched.push_back(m.matched); }
+    h5::write(grp, "run_eta", eta, {hsize_t(eta.size())});
+    h5::write(grp, "run_batch", batch, {hsize_t(batch.size())});
+    h5::write(grp, "run_eta2_over_B", x, {hsize_t(x.size())});
+    h5::write(grp, "run_matched", matched, {hsize_t(matched.size())});
+    for (auto [name, sl] : {std::pair{"slope_activation_rate", &g.act_vs_u}, {"slope_weight_norm_first", &g.wn_first_vs_u},
+                            {"slope_weight_norm_last", &g.wn_last_vs_u}, {"slope_hessian_trace", &g.trace_vs_u},
+                            {"slope_test_error", &g.test_error_vs_u}, {"slope_test_error_controlled", &g.test_error_vs_u_controlled}})
+      h5::attr(grp, name, std::vector<double>{sl->slope, sl->se, double(sl->n)});
+    h5::write(grp, "correlation", g.corr, {5, 5});
+    h5::attr(grp, "bound_records", g.bound_records);
+    h5::attr(grp, "bound_holds", g.bound_holds);
+    h5::attr(grp, "paper_eq62_below_trace", g.paper_below);
+    h5::attr(grp, "bound_ratio_min_median_max", std::vector<double>{g.ratio_min, g.ratio_median, g.ratio_max});
+
+    char b[512];
+    std::snprintf(b, sizeof b, "\n### %s (target training loss L* = %.4g)\n\n", parts[p].name, g.target_loss);
+    md += b;
+    md += "| run | eta^2 / B | matched | step | activation rate | |W_first| | |W_last| | Tr H (exact) | Tr H (Hutchinson) | Eq. 62 bound | test error |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for (const auto& m : g.runs) {
+      std::snprintf(b, sizeof b, "| %s | %.3g | %d/%d | %.0f | %s | %s | %s | %s | %s | %s | %s |\n", m.name.c_str(), m.x,
+                    m.matched, m.networks, m.step, fmt_pm(m.act, m.act_se).c_str(), fmt_pm(m.wn_first, m.wn_first_se).c_str(),
+                    fmt_pm(m.wn_last, m.wn_last_se).c_str(), fmt_pm(m.trace, m.trace_se).c_str(),
+                    fmt_pm(m.hutch, m.hutch_se).c_str(), fmt_pm(m.bound, m.bound_se).c_str(),
+                    fmt_pm(m.test_error, m.test_error_se).c_str());
+      md += b;
+    }
+    md += "\n- Does the activation rate fall as eta^2/|B| grows? " + slope_text(g.act_vs_u, "yes, it falls", "no, it rises") + "\n";
+    md += "- Do the weight norms fall? first layer " + slope_text(g.wn_first_vs_u, "falls", "rises") + "; last layer " +
+          slope_text(g.wn_last_vs_u, "falls", "rises") + "\n";
+    md += "- Does the Hessian trace fall with it? " + slope_text(g.trace_vs_u, "yes, it falls", "no, it rises") + "\n";
+    md += "- Does test error improve with eta^2/|B|? " + slope_text(g.test_error_vs_u, "yes, it falls", "no, it rises") + "\n";
+    const bool expl = g.test_error_vs_u.resolved() && !g.test_error_vs_u_controlled.resolved();
+    md += "- Is that explained by the activation rate and weight norms? with them as regressors the slope is " +
+          slope_text(g.test_error_vs_u_controlled, "still falling", "still rising") + ": " +
+          (!g.test_error_vs_u.resolved() ? "no effect of eta^2/|B| to explain"
+           : expl                        ? "yes, they account for it"
+                                         : "no, it appears without them") +
+          "\n";
+    std::snprintf(b, sizeof b,
+                  "- The Eq. 62 bound (THEORY.md) holds at %lld of %lld records with a Hessian; bound / Tr H: min %.3g, "
+                  "median %.3g, max %.3g. The paper's printed Eq. 62 is below Tr H at %lld of them. Hutchinson against the "
+                  "exact trace: mean z %.2f, max |z| %.2f\n",
+                  (long long)g.bound_holds, (long long)g.bound_records, g.ratio_min, g.ratio_median, g.ratio_max,
+                  (long long)g.paper_below, g.hutch_z_mean, g.hutch_z_max);
+    md += b;
+    md += "- Correlations over the matched networks (";
+    for (std::size_t k = 0; k < g.corr_names.size(); ++k) md += (k ? ", " : "") + g.corr_names[k];
+    md += "):\n\n";
+    for (std::size_t r = 0; r < 5; ++r) {
+      md += "      ";
+      for (std::size_t c = 0; c < 5; ++c) {
+        std::snprintf(b, sizeof b, " %6.2f", g.corr[r * 5 + c]);
+        md += b;
+      }
+      md += "\n";
+    }
+  }
+  file.commit();
+  return md;
 }
 
 }  // namespace
@@ -1153,7 +1327,7 @@ int net_main(int argc, char** argv) {
   desc.add_options()
     ("help,h", "print this help and exit")
     ("config", po::value<std::string>(), "INI file with option = value lines (command line wins)")
-    ("study", po::value<std::string>()->default_value(""), "'paper': the paper's two-layer experiments (Fig. 2 top row, Figs. 3-10); 'deep': deep nets and Fashion-MNIST (Fig. 2 middle and bottom rows, Figs. 11-14 setting); into --out DIR")
+    ("study", po::value<std::string>()->default_value(""), "'paper': the paper's two-layer experiments (Fig. 2 top row, Figs. 3-10); 'deep': deep nets and Fashion-MNIST (Fig. 2 middle and bottom rows, Figs. 11-14 setting); 'generalization': Appendix A.5 tested, at matched training loss (two-layer teacher task and Fashion-MNIST fc:300 with finite training sets, held-out sets, Hessian traces, Eq. 62 bound); into --out DIR")
     ("arch", po::value<std::string>()->default_value("twolayer"), "twolayer (--inputs/--hidden) | fc:W1,W2,... (hidden widths, ReLU) | conv:C1,C2,... (convolutions, ReLU, then one dense output layer)")
     ("kernel", po::value<int>()->default_value(5), "conv: kernel size K")
     ("stride", po::value<int>()->default_value(1), "conv: stride S (no padding)")
@@ -1173,7 +1347,16 @@ int net_main(int argc, char** argv) {
     ("steps", po::value<long long>()->default_value(5000), "SGD steps")
     ("record-every", po::value<long long>()->default_value(10), "record every K steps")
     ("init", po::value<std::string>()->default_value("pytorch"), "pytorch (nn.Linear/nn.Conv2d defaults: uniform in +-1/sqrt(fan_in)) | gaussian:SW,SB,SV (twolayer: W ~ N(0, SW^2/M), b ~ N(0, SB^2), V ~ N(0, SV^2/N); fc/conv: every hidden layer's weights ~ N(0, SW^2/fan_in), the output layer's ~ N(0, SV^2/fan_in), every bias ~ N(0, SB^2))")
-    ("train-size", po::value<long long>()->default_value(0), "0: fresh samples every step; n: a fixed training set")
+    ("train-size", po::value<long long>()->default_value(0), "0: fresh samples every step (image data: the whole train split); "
+        "n: a fixed training set of n examples (image data: the first n of the train split)")
+    ("test-size", po::value<long long>()->default_value(0), "n > 0: a held-out set (synthetic: n examples from their own stream, "
+        "same teacher; image data: the first n of the test split); records train_loss, train_error (whole training set) and "
+        "test_loss, test_error; --sampler auto becomes epoch (each training example once per epoch); generic backend")
+    ("hessian-every", po::value<int>()->default_value(0), "every K records (0: off) the Hessian of the training loss: "
+        "hessian_trace (Hutchinson) and its SE, gauss_newton_trace (exact), eq62_bound (validation/THEORY.md); generic backend")
+    ("hessian-probes", po::value<int>()->default_value(32), "Rademacher probes of the Hutchinson trace (>= 2)")
+    ("hessian-samples", po::value<int>()->default_value(256), "the Hessian's training loss: the whole fixed training set "
+        "if it has at most this many examples, else this many drawn from it (or fresh samples)")
     ("probe", po::value<int>()->default_value(0), "also the activation rate on P fixed probe samples at each record")
     ("grid-v", po::value<std::string>()->default_value("-1:1:40"), "(V_i, b_i) density grid along V: LO:HI:BINS (BINS 0: off)")
     ("grid-b", po::value<std::string>()->default_value("-1:1:40"), "... along b: LO:HI:BINS")
@@ -1240,7 +1423,12 @@ int net_main(int argc, char** argv) {
   if ((s.cfg.loss == Loss::ce) != (classes > 2))
     throw InputError("loss", "--loss ce goes with --classes > 2, bce and mse with --classes 2");
   const std::string arch_name = vm["arch"].as<std::string>();
-  const bool generic = arch_name != "twolayer" || image || classes != 2;
+  const long long test_size = vm["test-size"].as<long long>();
+  const int hessian_every = vm["hessian-every"].as<int>();
+  if (test_size < 0) throw InputError("test-size", "--test-size must be >= 0");
+  if (hessian_every < 0) throw InputError("hessian-every", "--hessian-every must be >= 0");
+  // (held-out sets and Hessians are measured by the generic backend, which also runs the two-layer model)
+  const bool generic = arch_name != "twolayer" || image || classes != 2 || test_size > 0 || hessian_every > 0;
   s.cfg.init = Init::parse(vm["init"].as<std::string>());
   const long long n = vm["train-size"].as<long long>();
   if (n < 0) throw InputError("train-size", "--train-size must be >= 0");
@@ -1314,7 +1502,8 @@ int net_main(int argc, char** argv) {
   }
   const std::string out = vm["out"].as<std::string>();
   const std::string study = vm["study"].as<std::string>();
-  if (!study.empty() && study != "paper" && study != "deep") throw InputError("study", "--study must be 'paper' or 'deep'");
+  if (!study.empty() && study != "paper" && study != "deep" && study != "generalization")
+    throw InputError("study", "--study must be 'paper', 'deep' or 'generalization'");
   if (!study.empty()) {
     // A study fixes its models, sweeps and sizes: any other option would be silently ignored, so it is refused.
     std::vector<std::string> allowed = {"study", "out", "threads", "seed", "bootstrap", "data-dir", "progress",
@@ -1340,6 +1529,12 @@ int net_main(int argc, char** argv) {
   d.split = vm["split"].as<std::string>();
   d.grad_samples = vm["grad-samples"].as<int>();
   d.sampler = vm["sampler"].as<std::string>();
+  d.test_size = std::uint64_t(test_size);
+  d.hessian_every = hessian_every;
+  d.hessian_probes = vm["hessian-probes"].as<int>();
+  d.hessian_samples = vm["hessian-samples"].as<int>();
+  if (d.hessian_probes < 2) throw InputError("hessian-probes", "--hessian-probes must be >= 2");
+  if (d.hessian_samples < 1) throw InputError("hessian-samples", "--hessian-samples must be >= 1");
   if (d.grad_samples != 0 && d.grad_samples < 2) throw InputError("grad-samples", "--grad-samples must be 0 or >= 2");
   if (d.split != "train" && d.split != "test") throw InputError("split", "--split must be train or test");
   if (!image && d.split != "train") throw InputError("split", "--split test needs an image data set (--data fashion-mnist or cifar10)");
@@ -1350,7 +1545,10 @@ int net_main(int argc, char** argv) {
   if (size != "full" && size != "tiny") throw InputError("study-size", "--study-size must be full or tiny");
   const bool tiny = size == "tiny";
   // Record period of every part of a study (checkpoints fall on its multiples).
-  const std::uint64_t study_K = study == "paper" ? kPaperRecordEvery : tiny ? kDeepTinyRecordEvery : 200;
+  const std::uint64_t study_K = study == "paper" ? kPaperRecordEvery
+                                : tiny             ? kDeepTinyRecordEvery
+                                : study == "deep"  ? 200
+                                                   : 1000;  // (generalization: records every 1000 and 250 steps)
 
   // Checkpoints: to --checkpoint, or the restart file, or OUT.checkpoint.h5 (--study paper:
   // OUT/study.checkpoint.h5) (periodic ones, the
@@ -1378,7 +1576,8 @@ int net_main(int argc, char** argv) {
     OptionRecord record;
     record_options(record, vm, {"arch", "kernel", "stride", "classes", "data-dir", "split", "grad-samples", "sampler",
                                 "inputs", "hidden", "data", "labels", "loss", "eta", "batch", "ensemble", "steps",
-                                "record-every", "init", "train-size", "probe", "grid-v", "grid-b", "compare", "full-batch",
+                                "record-every", "init", "train-size", "test-size", "hessian-every", "hessian-probes",
+                                "hessian-samples", "probe", "grid-v", "grid-b", "compare", "full-batch",
                                 "early", "bootstrap", "seed", "density-every", "out", "checkpoint-every"});
     ctl.ini = record.ini();
     ctl.context = generic ? "backend = generic" : "backend = twolayer";
@@ -1406,7 +1605,7 @@ int net_main(int argc, char** argv) {
     OptionRecord record;
     record_options(record, vm, {"study", "study-size", "seed", "bootstrap", "data-dir", "out", "checkpoint-every"});
     ctl.ini = record.ini();
-    const std::string backend = study == "deep" ? "generic" : "twolayer";
+    const std::string backend = study == "paper" ? "twolayer" : "generic";
     ctl.context = "backend = " + backend + "\nstudy = " + study;
     if (restarting && rstate.backend != backend)
       throw InputError("restart", "--restart: '" + ctl.restart_path + "' is not a checkpoint of --study " + study);
@@ -1420,7 +1619,13 @@ int net_main(int argc, char** argv) {
     if (ctl.stop_at > 0 && restarting && ctl.stop_at <= restarted_at)
       throw InputError("stop-at", "--stop-at: the checkpoint is at step " + std::to_string(restarted_at) + " of the sweep already");
   };
-  if (study == "deep") return deep_study(s, d, out, quiet, tiny, ctl, restarting ? &rstate : nullptr, check_stop);
+  if (study == "deep")
+    return parts_study(study, deep_parts(), s, d, out, quiet, tiny, ctl, restarting ? &rstate : nullptr, check_stop);
+  if (study == "generalization")
+    return parts_study(study, generalization_parts(), s, d, out, quiet, tiny, ctl, restarting ? &rstate : nullptr, check_stop,
+                       [&](const std::vector<StudyPart>& ps, const std::vector<DeepSweep>&, const std::vector<DeepSweepOutput>& os) {
+                         return generalization_report(out, ps, os);
+                       });
   if (generic) {
     std::vector<std::uint64_t> steps(s.etas.size() * s.batches.size(), s.opt.steps);
     check_stop(steps, restarting ? sweep_step(steps, rstate.deep.size(), rstate.t()) : 0);

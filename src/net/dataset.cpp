@@ -22,6 +22,37 @@ int SyntheticDataset::fresh(rng::Stream s, std::uint64_t a, std::uint64_t b, std
   return int(src_.sample_from(int(s), a, b, c, x));
 }
 
+namespace {
+NetConfig without_set(NetConfig c) {
+  c.train_size = 0;  // (the held-out set does not build a training set)
+  return c;
+}
+}  // namespace
+
+SyntheticTestSet::SyntheticTestSet(const NetConfig& c, std::uint64_t seed, std::uint64_t n)
+    : c_(without_set(c)), src_(c_, seed), n_(n) {
+  if (n == 0) throw InputError("test-size", "--test-size must be >= 1");
+}
+
+int SyntheticTestSet::item(std::uint64_t i, double* x) const {
+  return int(src_.sample_from(int(rng::Stream::net_test_set), i, 0, 0, x));
+}
+
+int SyntheticTestSet::fresh(rng::Stream s, std::uint64_t a, std::uint64_t b, std::uint64_t c, double* x) const {
+  return int(src_.sample_from(int(s), a, b, c, x));
+}
+
+std::string SyntheticTestSet::describe() const {
+  return "held-out set of " + std::to_string(n_) + " " + to_string(c_.data) + " inputs, " + to_string(c_.labels) + " labels";
+}
+
+SubsetDataset::SubsetDataset(std::shared_ptr<const Dataset> base, std::uint64_t n) : base_(std::move(base)), n_(n) {
+  if (n == 0 || n > base_->size())
+    throw InputError("train-size", "a subset of " + std::to_string(n) + " examples of a set of " + std::to_string(base_->size()));
+}
+
+std::string SubsetDataset::describe() const { return "the first " + std::to_string(n_) + " of " + base_->describe(); }
+
 std::string SyntheticDataset::describe() const {
   std::string s = to_string(c_.data) + " inputs (M=" + std::to_string(c_.M) + "), " + to_string(c_.labels) + " labels";
   if (c_.train_size > 0) s += ", fixed set of " + std::to_string(c_.train_size);

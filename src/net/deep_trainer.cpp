@@ -7,12 +7,14 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "soret/common/mpi.hpp"
 #include "soret/common/omp_guard.hpp"
 #include "soret/common/error.hpp"
 #include "soret/common/progress.hpp"
 #include "soret/common/interrupt.hpp"
+#include "soret/net/hessian.hpp"
 
 namespace soret::net {
 
@@ -85,6 +87,30 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
   const int c_loss = res.rec.add("loss", {}, "", "mean per-sample loss over the S samples");
   const int c_acc = res.rec.add("accuracy", {}, "", "fraction of the S samples predicted right");
   const int c_gv = res.rec.add("grad_var", {}, "", "sum of grad_trace_layer / number of parameters (all layers)");
+  const bool sets = opt.set_metrics && train.size() > 0;
+  int c_trl = -1, c_tre = -1, c_tel = -1, c_tee = -1;
+  if (sets) {
+    c_trl = res.rec.add("train_loss", {}, "", "mean loss over the whole training set");
+    c_tre = res.rec.add("train_error", {}, "", "fraction of the training set predicted wrong");
+  }
+  if (opt.test) {
+    if (!(opt.test->input() == a.input)) throw InputError("test-size", "the held-out set's input does not match the architecture");
+    c_tel = res.rec.add("test_loss", {}, "", "mean loss over the whole held-out (test) set");
+    c_tee = res.rec.add("test_error", {}, "", "fraction of the held-out (test) set predicted wrong");
+  }
+  const int HE = std::max(0, opt.hessian_every);
+  if (HE > 0 && (opt.hessian_probes < 2 || opt.hessian_samples < 1))
+    throw InputError("hessian-probes", "--hessian-probes must be >= 2 and --hessian-samples >= 1");
+  int c_ht = -1, c_hse = -1, c_gn = -1, c_hd = -1, c_hdse = -1, c_b62 = -1, c_p62 = -1;
+  if (HE > 0) {
+    c_ht = res.rec.add("hessian_trace", {}, "", "Tr H of the training loss, Hutchinson's estimator (Rademacher probes, exact HVPs)");
+    c_hse = res.rec.add("hessian_trace_se", {}, "", "standard error of hessian_trace over the probes");
+    c_gn = res.rec.add("gauss_newton_trace", {}, "", "exact Gauss-Newton trace (1/n) sum_k Tr(J_k^T P_k J_k) (Eq. 45-48)");
+    c_hd = res.rec.add("hessian_dropped", {}, "", "Tr H - Tr G, the term Eq. 45 drops, paired over the same probes");
+    c_hdse = res.rec.add("hessian_dropped_se", {}, "", "standard error of hessian_dropped");
+    c_b62 = res.rec.add("eq62_bound", {}, "", "upper bound on Tr H of validation/THEORY.md (the corrected Eq. 62)");
+    c_p62 = res.rec.add("eq62_paper", {}, "", "Eq. 62 as printed in the paper (not a bound in general)");
+  }
   res.diverged_at.assign(E, -1);
   res.final_params.assign(size_t(E) * P, kNaN);
 
@@ -164,6 +190,8 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
   for (const auto& l : a.layers)
     if (l.kind == LayerKind::conv2d && l.stride != 1) in_place = false;
   const int chunk = std::max(1, std::min(S, 64));  // record samples per batched pass
+  const int ebatch = sets || opt.test ? 64 : 1;     // samples per batched pass over a whole set
+  const int nbuf = std::max({B, chunk, ebatch});
 
   // The run goes by blocks of steps [t0, t1) (net/state.hpp); a network's parameters wait in `cur`
   // between blocks, and every random draw is keyed on the absolute step: blocking changes no number.
@@ -185,14 +213,45 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
     // team of two makes OpenBLAS reconfigure itself on every call and the threads contend.
     if (omp_get_num_threads() == 1) omp_set_num_threads(1);
     Workspace ws(a);
-    BatchWorkspace bws(a, std::max(B, chunk));
+    BatchWorkspace bws(a, nbuf);
     bws.blas = opt.blas;
     ws.conv = bws.one.conv = opt.conv;
     Sampler sampler(train, opt.sampler, B, opt.seed);
-    std::vector<double> p(P), g(P), Xb(size_t(std::max(B, chunk)) * X), dY(size_t(std::max(B, chunk)) * O);
-    std::vector<int> yb(std::max(B, chunk));
+    std::vector<double> p(P), g(P), Xb(size_t(nbuf) * X), dY(size_t(nbuf) * O);
+    std::vector<int> yb(nbuf);
     std::vector<double> sq(a.layers.size());
     const auto gkey = rng::make_key(opt.seed, rng::Stream::net_grad_samples);
+    // Hessian samples (the training loss of the records' Hessians).
+    const bool whole = train.size() > 0 && train.size() <= std::uint64_t(opt.hessian_samples);
+    const int nh = HE == 0 ? 0 : whole ? int(train.size()) : opt.hessian_samples;
+    std::unique_ptr<HessianWorkspace> hws;
+    std::vector<double> Xh;
+    std::vector<int> yh;
+    if (HE > 0) {
+      hws = std::make_unique<HessianWorkspace>(a);
+      Xh.resize(size_t(nh) * X);
+      yh.resize(size_t(nh));
+    }
+
+    // Loss and error of the current parameters over the whole fixed set d.
+    auto set_loss = [&](const Dataset& d, double* loss, double* err) {
+      double sl = 0;
+      std::uint64_t wrong = 0;
+      const std::uint64_t n = d.size();
+      for (std::uint64_t k0 = 0; k0 < n; k0 += std::uint64_t(ebatch)) {
+        const int m = int(std::min<std::uint64_t>(std::uint64_t(ebatch), n - k0));
+        for (int q = 0; q < m; ++q) yb[q] = d.item(k0 + std::uint64_t(q), &Xb[size_t(q) * X]);
+        forward_batch(a, p.data(), Xb.data(), m, bws);
+        const double* F = bws.act.back().data();
+        for (int q = 0; q < m; ++q) {
+          bool correct = false;
+          sl += loss_and_grad(opt.loss, F + size_t(q) * O, O, yb[q], &dY[size_t(q) * O], &correct);
+          wrong += !correct;
+        }
+      }
+      *loss = sl / double(n);
+      *err = double(wrong) / double(n);
+    };
 
     auto record = [&](int e, std::uint64_t r) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -250,6 +309,26 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
           res.rec.at(c_act, r, e)[hi] = double(on[hi]) / (double(S) * double(a.layers[hl[hi]].in.size()));
         *res.rec.at(c_loss, r, e) = sl / S;
         *res.rec.at(c_acc, r, e) = double(ok) / S;
+      }
+      if (sets) set_loss(train, res.rec.at(c_trl, r, e), res.rec.at(c_tre, r, e));
+      if (opt.test) set_loss(*opt.test, res.rec.at(c_tel, r, e), res.rec.at(c_tee, r, e));
+      if (HE > 0 && r % std::uint64_t(HE) == 0) {
+        const auto hkey = rng::make_key(opt.seed, rng::Stream::net_hessian_samples);
+        for (int k = 0; k < nh; ++k) {
+          double* x = &Xh[size_t(k) * X];
+          if (whole) yh[k] = train.item(std::uint64_t(k), x);
+          else if (train.size() > 0) yh[k] = train.item(rng::draw(hkey, std::uint64_t(e), r, std::uint64_t(k))[0] % train.size(), x);
+          else yh[k] = train.fresh(rng::Stream::net_hessian_samples, std::uint64_t(e), r, std::uint64_t(k), x);
+        }
+        const HessianRecord h = hessian_record(a, p.data(), Xh.data(), yh.data(), nh, opt.loss,
+                                               ProbeOptions{opt.hessian_probes, opt.seed, std::uint64_t(e), r}, *hws);
+        *res.rec.at(c_ht, r, e) = h.hutchinson.trace;
+        *res.rec.at(c_hse, r, e) = h.hutchinson.trace_se;
+        *res.rec.at(c_gn, r, e) = h.gn.trace;
+        *res.rec.at(c_hd, r, e) = h.hutchinson.residual;
+        *res.rec.at(c_hdse, r, e) = h.hutchinson.residual_se;
+        *res.rec.at(c_b62, r, e) = h.eq62.bound;
+        *res.rec.at(c_p62, r, e) = h.eq62.paper;
       }
       rec_secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };

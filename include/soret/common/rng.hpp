@@ -25,6 +25,8 @@ enum class Stream : std::uint64_t {
   net_grad_samples = 21,  ///< fresh samples of the gradient-variance records: counter (network, step, sample, 0)
   net_shuffle = 22,       ///< epoch-wise shuffles of a fixed set: counter (network, epoch, position, 0)
   net_hessian_probe = 23, ///< Rademacher probes of the Hessian trace: counter (network, record, probe, parameter / 256)
+  net_hessian_samples = 24, ///< the samples of a record's Hessian: counter (network, record, sample, 0)
+  net_test_set = 25,      ///< the held-out set of synthetic data: counter (example, 0, 0, 0)
 };
 
 using Philox = r123::Philox4x64;

@@ -53,6 +53,44 @@ class SyntheticDataset : public Dataset {
   DataSource src_;
 };
 
+/// The held-out (test) set of synthetic data: n examples, example i drawn from stream net_test_set
+/// at counter (i, 0, 0) with the training data's inputs and labels (the same teacher for the same
+/// seed); never an example of the training set (other stream).
+class SyntheticTestSet : public Dataset {
+ public:
+  SyntheticTestSet(const NetConfig& c, std::uint64_t seed, std::uint64_t n);
+  Shape input() const override { return Shape{c_.M, 1, 1}; }
+  int classes() const override { return 2; }
+  std::uint64_t size() const override { return n_; }
+  int item(std::uint64_t i, double* x) const override;
+  int fresh(rng::Stream s, std::uint64_t a, std::uint64_t b, std::uint64_t c, double* x) const override;
+  std::string describe() const override;
+
+ private:
+  NetConfig c_;
+  DataSource src_;
+  std::uint64_t n_;
+};
+
+/// The first n examples of a fixed set (a smaller training or held-out set of image data).
+class SubsetDataset : public Dataset {
+ public:
+  SubsetDataset(std::shared_ptr<const Dataset> base, std::uint64_t n);
+  Shape input() const override { return base_->input(); }
+  int classes() const override { return base_->classes(); }
+  std::uint64_t size() const override { return n_; }
+  int item(std::uint64_t i, double* x) const override { return base_->item(i, x); }
+  int fresh(rng::Stream s, std::uint64_t a, std::uint64_t b, std::uint64_t c, double* x) const override {
+    return base_->fresh(s, a, b, c, x);
+  }
+  std::string describe() const override;
+  std::string checksums() const override { return base_->checksums(); }
+
+ private:
+  std::shared_ptr<const Dataset> base_;
+  std::uint64_t n_;
+};
+
 /// Images with labels, 8-bit pixels (inputs pixel / 255) in C x H x W order.
 class ImageDataset : public Dataset {
  public:

@@ -15,6 +15,7 @@ struct DeepSweep {
   std::string name;
   std::shared_ptr<const Architecture> arch;
   std::shared_ptr<const Dataset> train, eval;
+  std::shared_ptr<const Dataset> test;  ///< held-out set (--test-size), or null
   std::vector<double> etas;
   std::vector<int> batches;
   DeepOptions opt;

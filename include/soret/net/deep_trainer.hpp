@@ -10,6 +10,8 @@
 // layer's weights and bias: grad_trace_layer; divided by its parameter count: grad_var_layer),
 // the weight norm (Frobenius norm of the weights, biases excluded: weight_norm_layer); per ReLU
 // layer the fraction of positive pre-activations (activation_rate_layer); loss and accuracy.
+// Optionally (DeepOptions) the loss and error over the whole training and held-out sets, and the
+// Hessian of the training loss (trace, Gauss-Newton trace, Eq. 62 bound).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,6 +43,21 @@ struct DeepOptions {
   ConvImpl conv = default_conv_impl();  ///< how convolutions are computed (layers.hpp)
   Init init;               ///< pytorch (default) or gaussian (init_gaussian(): per-layer scales)
   bool split_over_ranks = true;  ///< MPI ranks share the networks (as TrainOptions::split_over_ranks)
+  /// Generalization (issue 12). With a fixed training set (train.size() > 0) and set_metrics:
+  /// train_loss, train_error over the whole training set at every record; with `test` (a held-out
+  /// fixed set): test_loss, test_error over all of it.
+  bool set_metrics = false;
+  const Dataset* test = nullptr;
+  /// The Hessian of the training loss every hessian_every records (0: off; the record at step 0
+  /// included), net/hessian.hpp: over the whole fixed training set when it has at most
+  /// hessian_samples examples, else over hessian_samples examples drawn from it (with replacement,
+  /// keyed on network and record), or that many fresh samples for online data. Columns
+  /// hessian_trace (Hutchinson, hessian_probes Rademacher probes) and its SE, gauss_newton_trace
+  /// (exact), hessian_dropped (Tr H - Tr G from the same probes, paired) and its SE, eq62_bound
+  /// (THEORY.md) and eq62_paper (the printed form); NaN at the other records.
+  int hessian_every = 0;
+  int hessian_probes = 32;
+  int hessian_samples = 256;
   // Checkpoint and restart (net/state.hpp), as TrainOptions.
   const DeepRun* resume = nullptr;
   BlockPlan blocks;

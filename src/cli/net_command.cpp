@@ -1272,7 +1272,7 @@ std::string generalization_report(const std::string& out, const std::vector<Stud
     char b[512];
     std::snprintf(b, sizeof b, "\n### %s (target training loss L* = %.4g)\n\n", parts[p].name, g.target_loss);
     md += b;
-    md += "| run | eta^2 / B | matched | step | activation rate | |W_first| | |W_last| | Tr H (exact) | Tr H (Hutchinson) | Eq. 62 bound | test error |\n"
+    md += "| run | eta^2 / B | matched | step | activation rate | norm W_first | norm W_last | Tr H (exact) | Tr H (Hutchinson) | Eq. 62 bound | test error |\n"
           "|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& m : g.runs) {
       std::snprintf(b, sizeof b, "| %s | %.3g | %d/%d | %.0f | %s | %s | %s | %s | %s | %s | %s |\n", m.name.c_str(), m.x,

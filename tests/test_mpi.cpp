@@ -3,7 +3,8 @@
 // attribute but wall times and the ranks x threads used, bit for bit — for K = 1, 2, 3
 // (oversubscribed on a 2-core machine): walks 1-D and 2-D, periodic and absorbing, the general
 // integrator with step statistics and moments; two-layer sweeps with parameter-space fields and
-// the mechanism runs, generic-backend (fc, conv) sweeps, --study paper; stopped under K ranks and
+// the mechanism runs, generic-backend (fc, conv) sweeps, held-out sets and Hessian records,
+// --study paper; stopped under K ranks and
 // restarted under others; `soret check` on 2 ranks gives the single-process report; bad input
 // gives one line, exit 2, and a failure met by rank 0 alone stops every rank.
 #include <doctest/doctest.h>
@@ -161,6 +162,11 @@ TEST_CASE("mpi net generic backend fc and conv sweeps: the ranks write the singl
 
 TEST_CASE("mpi net study paper tiny: the ranks write the single process files") {
   net_same_for_ranks("study", "--study paper --study-size tiny", "");
+}
+
+TEST_CASE("mpi net held-out sets and Hessian records: the ranks write the single process file") {
+  net_same_for_ranks("hessian", "--arch twolayer --inputs 8 --hidden 12 --labels teacher --train-size 100 --test-size 300 "
+                                "--hessian-every 1 --ensemble 5 --steps 100 --record-every 25 --eta 0.05,0.1 --batch 2");
 }
 
 TEST_CASE("mpi net stopped on 3 ranks and restarted on 2 equals the single process run") {

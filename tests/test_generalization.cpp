@@ -32,6 +32,18 @@ NetConfig teacher(int M, int N, std::uint64_t n) {
   return c;
 }
 
+DeepOptions small_options(int E, std::uint64_t steps, std::uint64_t seed, int threads, int S) {
+  DeepOptions o;
+  o.ensemble = E;
+  o.steps = steps;
+  o.record_every = 10;
+  o.seed = seed;
+  o.threads = threads;
+  o.grad_samples = S;
+  o.sampler = SamplerKind::epoch;
+  return o;
+}
+
 int run_cli(const std::string& args, std::string* err = nullptr) {
   const fs::path base = fs::temp_directory_path() / ("soret-gen-" + std::to_string(::getpid()));
   const std::string cmd = std::string(SORET_BINARY) + " " + args + " >/dev/null 2>" + base.string() + ".err";
@@ -77,14 +89,7 @@ TEST_CASE("generalization: train and test loss and error records equal a direct 
   SyntheticDataset train(c, 3);
   SyntheticTestSet test(c, 3, 70);
   const Architecture a = Architecture::twolayer(train.input(), 8, true);
-  DeepOptions o;
-  o.ensemble = 3;
-  o.steps = 30;
-  o.record_every = 10;
-  o.seed = 3;
-  o.threads = 2;
-  o.grad_samples = 8;
-  o.sampler = SamplerKind::epoch;
+  DeepOptions o = small_options(3, 30, 3, 2, 8);
   o.set_metrics = true;
   o.test = &test;
   RunSpec spec;
@@ -123,14 +128,7 @@ TEST_CASE("generalization: Hessian records equal hessian_record on the whole tra
   const NetConfig c = teacher(5, 6, 24);  // 24 <= hessian_samples: the whole set
   SyntheticDataset train(c, 5);
   const Architecture a = Architecture::twolayer(train.input(), 6, true);
-  DeepOptions o;
-  o.ensemble = 2;
-  o.steps = 20;
-  o.record_every = 10;
-  o.seed = 5;
-  o.threads = 1;
-  o.grad_samples = 4;
-  o.sampler = SamplerKind::epoch;
+  DeepOptions o = small_options(2, 20, 5, 1, 4);
   o.hessian_every = 2;  // records 0 and 2
   o.hessian_probes = 16;
   const DeepRun r = train_deep(a, train, train, RunSpec{"r", 0.1, 2}, o);

@@ -30,16 +30,12 @@ NetConfig without_set(NetConfig c) {
 }  // namespace
 
 SyntheticTestSet::SyntheticTestSet(const NetConfig& c, std::uint64_t seed, std::uint64_t n)
-    : c_(without_set(c)), src_(c_, seed), n_(n) {
+    : SyntheticDataset(without_set(c), seed), n_(n) {
   if (n == 0) throw InputError("test-size", "--test-size must be >= 1");
 }
 
 int SyntheticTestSet::item(std::uint64_t i, double* x) const {
   return int(src_.sample_from(int(rng::Stream::net_test_set), i, 0, 0, x));
-}
-
-int SyntheticTestSet::fresh(rng::Stream s, std::uint64_t a, std::uint64_t b, std::uint64_t c, double* x) const {
-  return int(src_.sample_from(int(s), a, b, c, x));
 }
 
 std::string SyntheticTestSet::describe() const {

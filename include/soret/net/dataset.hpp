@@ -48,7 +48,7 @@ class SyntheticDataset : public Dataset {
   int fresh(rng::Stream s, std::uint64_t a, std::uint64_t b, std::uint64_t c, double* x) const override;
   std::string describe() const override;
 
- private:
+ protected:
   NetConfig c_;
   DataSource src_;
 };
@@ -56,19 +56,14 @@ class SyntheticDataset : public Dataset {
 /// The held-out (test) set of synthetic data: n examples, example i drawn from stream net_test_set
 /// at counter (i, 0, 0) with the training data's inputs and labels (the same teacher for the same
 /// seed); never an example of the training set (other stream).
-class SyntheticTestSet : public Dataset {
+class SyntheticTestSet : public SyntheticDataset {
  public:
   SyntheticTestSet(const NetConfig& c, std::uint64_t seed, std::uint64_t n);
-  Shape input() const override { return Shape{c_.M, 1, 1}; }
-  int classes() const override { return 2; }
   std::uint64_t size() const override { return n_; }
   int item(std::uint64_t i, double* x) const override;
-  int fresh(rng::Stream s, std::uint64_t a, std::uint64_t b, std::uint64_t c, double* x) const override;
   std::string describe() const override;
 
  private:
-  NetConfig c_;
-  DataSource src_;
   std::uint64_t n_;
 };
 

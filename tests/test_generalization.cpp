@@ -164,6 +164,24 @@ TEST_CASE("generalization: least squares recovers known coefficients and the con
   const Slope alone = least_squares({u}, y);
   CHECK(alone.slope == doctest::Approx(0.1).epsilon(0.05));  // -0.5 + 3 x 0.2
   CHECK(alone.se > 0);
+  // A simple regression with residuals: slope and SE against the textbook formulas
+  // b = Sxy / Sxx, SE = sqrt(RSS / (n - 2) / Sxx).
+  std::vector<double> x, z;
+  for (int i = 0; i < 12; ++i) {
+    x.push_back(i);
+    z.push_back(1.5 * i + ((i * 5) % 7 - 3) * 0.4);
+  }
+  double mx = 0, mz = 0;
+  for (int i = 0; i < 12; ++i) { mx += x[i] / 12; mz += z[i] / 12; }
+  double sxx = 0, sxy = 0;
+  for (int i = 0; i < 12; ++i) { sxx += (x[i] - mx) * (x[i] - mx); sxy += (x[i] - mx) * (z[i] - mz); }
+  const double b = sxy / sxx;
+  double rss = 0;
+  for (int i = 0; i < 12; ++i) rss += std::pow(z[i] - mz - b * (x[i] - mx), 2);
+  const Slope simple = least_squares({x}, z);
+  CHECK(simple.slope == doctest::Approx(b).epsilon(1e-12));
+  CHECK(simple.se == doctest::Approx(std::sqrt(rss / 10 / sxx)).epsilon(1e-9));
+  CHECK(simple.n == 12);
   Slope s;
   s.slope = 1;
   s.se = 0.34;

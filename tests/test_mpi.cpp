@@ -15,6 +15,7 @@
 #include <chrono>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "restart_support.hpp"
 #include "soret/common/interrupt.hpp"
@@ -220,6 +221,29 @@ TEST_CASE("mpi a failure met by one rank stops every rank: one line and no hang"
     CHECK(r.err.find("plain/") != std::string::npos);
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20));  // (the full run would take minutes)
   }
+  // A write failure on rank 0 alone in the middle of a run (its checkpoint directory removed):
+  // every rank ends (abort), none waits in the next block's agreement.
+  fs::create_directories(d / "ck");
+  const std::string launch = "cd '" + d.string() + "' && (OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+                             "mpirun --quiet -np 2 --oversubscribe --bind-to none " + std::string(SORET_BINARY) +
+                             " net -q --ensemble 4 --steps 4000000 --checkpoint-every 2000 --checkpoint ck/x.h5 --threads 1 "
+                             "--out y.h5 >/dev/null 2>mid.err; echo $? >status) &";
+  REQUIRE(std::system(launch.c_str()) == 0);
+  const auto t0c = std::chrono::steady_clock::now();
+  while (!fs::exists(d / "ck" / "x.h5") && !fs::exists(d / "status") &&
+         std::chrono::steady_clock::now() - t0c < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(fs::exists(d / "ck" / "x.h5"));
+  fs::remove_all(d / "ck");
+  const auto t1 = std::chrono::steady_clock::now();
+  while (!fs::exists(d / "status") && std::chrono::steady_clock::now() - t1 < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(fs::exists(d / "status"));
+  CHECK(std::chrono::steady_clock::now() - t1 < std::chrono::seconds(30));  // (the whole run would take minutes)
+  int st = 0;
+  std::ifstream(d / "status") >> st;
+  CHECK(st != 0);
+  CHECK_FALSE(fs::exists(d / "y.h5"));
   // An unreadable input file (every rank reads the checkpoint): exit 2 on every rank, one line.
   std::ofstream(d / "bad.h5") << "not an HDF5 file";
   const auto r = mpirun(3, "net -q --restart bad.h5", d);

@@ -43,6 +43,7 @@ struct Ctx {
                                                          const Measure& measure) const {
     const int R = kReplicas, ranks = mpi::size();
     const bool spread = ranks > 1 && ranks <= R;
+    if (spread) mpi::mark_run_started();
     std::vector<std::vector<std::vector<double>>> out(R);
     std::exception_ptr ep;
     for (int r = 0; r < R && !ep; ++r) {

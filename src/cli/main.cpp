@@ -52,6 +52,16 @@ void report(const std::string& cmd, const char* what, bool shared) {
   else if (!shared) std::fprintf(stderr, "soret %s: error (rank %d): %s\n", cmd.c_str(), soret::mpi::rank(), what);
 }
 
+/// An input or numerical error: met by every rank alike when it came out of an agreement or
+/// before a distributed run started (options, validation); otherwise possibly by this rank alone
+/// (a checkpoint written by rank 0 that cannot be created): then every rank is ended.
+int fail(const std::string& cmd, const char* what, int status) {
+  const bool shared = !soret::mpi::distributed() || soret::mpi::error_agreed() || !soret::mpi::run_started();
+  report(cmd, what, shared);
+  if (!shared) g_rank_only_error = true;
+  return status;
+}
+
 int run(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     usage();
@@ -70,14 +80,12 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "soret: unknown command '%s' (try 'soret help')\n", cmd.c_str());
     return 2;
   } catch (const soret::InputError& e) {
-    report(cmd, e.what(), true);
-    return 2;
+    return fail(cmd, e.what(), 2);
   } catch (const boost::program_options::error& e) {
     report(cmd, e.what(), true);
     return 2;
   } catch (const soret::NumericalError& e) {
-    report(cmd, e.what(), true);
-    return 3;
+    return fail(cmd, e.what(), 3);
   } catch (const soret::mpi::SharedError& e) {
     report(cmd, e.what(), true);
     return 1;

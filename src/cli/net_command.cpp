@@ -777,6 +777,9 @@ MemoryEstimate estimate_deep_memory(const DeepSweep& w) {
   e.add("final parameters and records of the runs",
         runs * (E * P * 8.0 + R * E * 8.0 * (8 + 3 * double(w.arch->layers.size()))) * 3);
   e.add("bootstrap", double(w.bootstrap) * (8.0 + E * 4.0));
+  if (w.opt.hessian_every > 0)  // HessianWorkspace (at most ~32 MiB of chunk buffers) and the samples, per thread
+    e.add("per-thread Hessian workspaces", threads * (32.0 * 1048576 + P * 8.0 * 6 +
+                                                     double(w.opt.hessian_samples) * double(w.arch->input.size()) * 8.0));
   return e;
 }
 
@@ -941,7 +944,7 @@ int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quie
              const NetState* resumed) {
   mpi::agreed([&] { io::check_output_file(out, "out"); });  // fail early (exit 2) on a bad place, before any training
   const DeepSweep w = make_sweep(s, d);
-  enforce_memory_budget(estimate_deep_memory(w), budget);
+  mpi::agreed([&] { enforce_memory_budget(estimate_deep_memory(w), budget); }, true);  // (per node: agreed)
   if (resumed && resumed->backend != "generic")
     throw InputError("restart", "--restart: '" + ctl.restart_path + "' is a checkpoint of a two-layer run, not of --arch " + d.arch);
   if (!quiet)
@@ -979,7 +982,7 @@ int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quie
           for (auto dd : r.diverged_at) div += dd >= 0;
           std::printf("  run %-18s %7.2f s  %9.0f network-steps/s  (records %.0f%% of thread time)  diverged %d/%d\n",
                       r.spec.name.c_str(), r.seconds, double(w.opt.ensemble) * double(w.opt.steps) / r.seconds,
-                      100.0 * r.record_seconds / (r.seconds * (w.opt.threads > 0 ? w.opt.threads : omp_get_max_threads())),
+                      100.0 * r.record_seconds / (r.seconds * mpi::size() * (w.opt.threads > 0 ? w.opt.threads : omp_get_max_threads())),
                       div, w.opt.ensemble);
           std::fflush(stdout);
         },
@@ -1121,7 +1124,7 @@ int parts_study(const std::string& study, std::vector<StudyPart> parts, const St
   if (resumed) ctl.restarted_at = sweep_step(steps, resumed->deep.size(), resumed->t());
   check_stop(steps, ctl.restarted_at);
   if (!quiet && resumed)
-    std::printf("soret net --study deep: restarted from step %llu of the study (%zu of its %zu runs begun), %s\n",
+    std::printf("soret net --study %s: restarted from step %llu of the study (%zu of its %zu runs begun), %s\n", study.c_str(),
                 (unsigned long long)ctl.restarted_at, resumed->deep.size(), specs.size(), ctl.restart_path.c_str());
   auto part_output = [&](std::size_t p, const std::vector<DeepRun>& all) {
     DeepSweepOutput o;
@@ -1153,7 +1156,7 @@ int parts_study(const std::string& study, std::vector<StudyPart> parts, const St
             for (auto dd : r.diverged_at) div += dd >= 0;
             std::printf("  run %-18s %7.2f s  %9.0f network-steps/s  (records %.0f%% of thread time)  diverged %d/%d\n",
                         r.spec.name.c_str(), r.seconds, double(w.opt.ensemble) * double(w.opt.steps) / r.seconds,
-                        100.0 * r.record_seconds / (r.seconds * (w.opt.threads > 0 ? w.opt.threads : omp_get_max_threads())),
+                        100.0 * r.record_seconds / (r.seconds * mpi::size() * (w.opt.threads > 0 ? w.opt.threads : omp_get_max_threads())),
                         div, w.opt.ensemble);
             std::fflush(stdout);
           }
@@ -1407,7 +1410,7 @@ int net_main(int argc, char** argv) {
                                       ", not of --study " + vm["study"].as<std::string>() + "; a restart continues the same run");
   }
   if (vm["study"].defaulted() && !vm["study-size"].defaulted())
-    throw InputError("study-size", "--study-size goes with --study paper or deep");
+    throw InputError("study-size", "--study-size goes with --study paper, deep or generalization");
 
   Study s;
   s.cfg.M = vm["inputs"].as<int>();
@@ -1425,7 +1428,7 @@ int net_main(int argc, char** argv) {
   const std::string arch_name = vm["arch"].as<std::string>();
   const long long test_size = vm["test-size"].as<long long>();
   const int hessian_every = vm["hessian-every"].as<int>();
-  if (test_size < 0) throw InputError("test-size", "--test-size must be >= 0");
+  if (test_size < 0 || test_size > 10000000) throw InputError("test-size", "--test-size must be in [0, 1e7] (every record evaluates the whole set)");
   if (hessian_every < 0) throw InputError("hessian-every", "--hessian-every must be >= 0");
   // (held-out sets and Hessians are measured by the generic backend, which also runs the two-layer model)
   const bool generic = arch_name != "twolayer" || image || classes != 2 || test_size > 0 || hessian_every > 0;
@@ -1533,14 +1536,16 @@ int net_main(int argc, char** argv) {
   d.hessian_every = hessian_every;
   d.hessian_probes = vm["hessian-probes"].as<int>();
   d.hessian_samples = vm["hessian-samples"].as<int>();
-  if (d.hessian_probes < 2) throw InputError("hessian-probes", "--hessian-probes must be >= 2");
-  if (d.hessian_samples < 1) throw InputError("hessian-samples", "--hessian-samples must be >= 1");
+  if (d.hessian_probes < 2 || d.hessian_probes > 100000) throw InputError("hessian-probes", "--hessian-probes must be in [2, 1e5]");
+  if (d.hessian_samples < 1 || d.hessian_samples > 1000000)
+    throw InputError("hessian-samples", "--hessian-samples must be in [1, 1e6]");
   if (d.grad_samples != 0 && d.grad_samples < 2) throw InputError("grad-samples", "--grad-samples must be 0 or >= 2");
   if (d.split != "train" && d.split != "test") throw InputError("split", "--split must be train or test");
   if (!image && d.split != "train") throw InputError("split", "--split test needs an image data set (--data fashion-mnist or cifar10)");
   if (d.sampler != "auto") parse_sampler(d.sampler);
   const double budget = parse_memory_size(vm["max-memory"].as<std::string>(), "max-memory");
-  if (!generic && study.empty()) enforce_memory_budget(estimate_twolayer_memory(s), budget);
+  if (!generic && study.empty())  // (each rank's node: agreed)
+    mpi::agreed([&] { enforce_memory_budget(estimate_twolayer_memory(s), budget); }, true);
   std::string size = vm["study-size"].as<std::string>();
   if (size != "full" && size != "tiny") throw InputError("study-size", "--study-size must be full or tiny");
   const bool tiny = size == "tiny";

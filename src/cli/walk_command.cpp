@@ -285,8 +285,10 @@ int walk_main(int argc, char** argv) {
     ObserverPlan p = plan;
     p.finalize(m, opt.steps, opt.t_begin);
     const int threads = opt.threads > 0 ? opt.threads : omp_get_max_threads();
-    enforce_memory_budget(estimate_walk_memory(m, p, opt, init.kind == InitSpec::Kind::file, threads),
-                          parse_memory_size(vm["max-memory"].as<std::string>(), "max-memory"));
+    const double budget = parse_memory_size(vm["max-memory"].as<std::string>(), "max-memory");
+    mpi::agreed([&] {  // (each rank's node and threads: agreed, so that no rank waits for one that refused)
+      enforce_memory_budget(estimate_walk_memory(m, p, opt, init.kind == InitSpec::Kind::file, threads), budget);
+    }, true);
   }
 
   using Clock = std::chrono::steady_clock;

@@ -19,6 +19,14 @@ Range split(std::uint64_t n, std::uint64_t group, int r, int ranks) {
   return {first, last - first};
 }
 
+namespace {
+bool g_run_started = false, g_error_agreed = false;
+}  // namespace
+
+void mark_run_started() { g_run_started = true; }
+bool run_started() { return g_run_started; }
+bool error_agreed() { return g_error_agreed; }
+
 void agreed(const std::function<void()>& f, bool everywhere) {
   std::exception_ptr ep;
   if (everywhere || root()) {
@@ -219,6 +227,7 @@ void agree(std::exception_ptr ep) {
       }
     }
     broadcast(msg, r);
+    g_error_agreed = true;
     const auto nl = msg.find('\n');
     const std::string head = msg.substr(1, nl - 1), text = msg.substr(nl + 1);
     if (msg[0] == '2') throw InputError(head, text);

@@ -195,6 +195,7 @@ DeepRun train_deep(const Architecture& a, const Dataset& train, const Dataset& e
 
   // The run goes by blocks of steps [t0, t1) (net/state.hpp); a network's parameters wait in `cur`
   // between blocks, and every random draw is keyed on the absolute step: blocking changes no number.
+  if (ranks) mpi::mark_run_started();  // (from here an error may be one rank's: common/mpi.hpp)
   std::uint64_t t0 = t_start;
   bool first = true;  // (a run of 0 steps still makes its record at step 0)
   while (t0 < T || (first && T == 0 && !from)) {

@@ -273,6 +273,7 @@ RunResult train(const NetConfig& c, const RunSpec& spec, const TrainOptions& opt
   // checkpoint or stop; a network resumed at t0 recomputes exactly what the uninterrupted loop
   // carried over (the batch of step t0, its forward pass, the cells, |W_i|, the record at t0).
   // The result of the blocks is the result of one block: blocking changes no number.
+  if (ranks) mpi::mark_run_started();  // (from here an error may be one rank's: common/mpi.hpp)
   std::uint64_t t0 = t_start;
   while (t0 < T) {
   const std::uint64_t t1 = block_end(opt.blocks, t0, T, K);

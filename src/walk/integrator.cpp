@@ -564,6 +564,7 @@ WalkResults WalkEngine::run() {
   std::vector<std::uint8_t> alive;
   const WalkState* rs = opt_.resume;
   const bool ranks = opt_.split_over_ranks && mpi::distributed(), root = !ranks || mpi::root();
+  if (ranks) mpi::mark_run_started();  // (from here an error may be one rank's: common/mpi.hpp)
   const std::uint64_t first = opt_.first_walker;
   if (rs) {
     check_resume(*rs);

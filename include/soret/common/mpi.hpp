@@ -66,6 +66,15 @@ void agree(std::exception_ptr ep);
 /// rank with everywhere = true (reading an input file), and agrees on the outcome: a failure on
 /// one rank is thrown on every rank instead of leaving the others waiting.
 void agreed(const std::function<void()>& f, bool everywhere = false);
+/// Marks the start of a distributed run (the walk engine, the trainers, the check replicas): from
+/// then on an error that did not come out of agree() may be this rank's alone, and main() ends
+/// every rank (abort) instead of leaving the others waiting. Errors before it (options,
+/// validation) are met by every rank alike.
+void mark_run_started();
+bool run_started();
+/// Did the error being handled come out of agree() (thrown alike on every rank)?
+bool error_agreed();
+
 /// Ends every rank's process at once with this exit status (an error met by one rank outside an
 /// agreement point); returns normally in a one-process run.
 void abort(int status);

@@ -124,11 +124,10 @@ struct Eq62 {
 Eq62 eq62_bound(const Architecture& a, const double* p, const double* X, const int* labels, int n, Loss loss,
                 HessianWorkspace& ws);
 
-/// Everything of one record (the inputs of train_deep()'s records: the S samples of network e at
-/// record r): Hutchinson trace with its SE, the exact Gauss-Newton trace and the Eq. 62 bound.
-/// To wire it into the records: gather the S samples the record draws (X: S x input().size(),
-/// labels as returned by Dataset::fresh/item) and call it with ProbeOptions{P, seed, e, r} and
-/// the thread's own HessianWorkspace(a) (made once per thread, like the BatchWorkspace).
+/// Everything of one record: Hutchinson trace with its SE, the exact Gauss-Newton trace and the
+/// Eq. 62 bound, over n samples. train_deep() calls it every DeepOptions::hessian_every records
+/// with the training set's samples (all of a small fixed set, else hessian_samples drawn from it
+/// or fresh), ProbeOptions{P, seed, e, r} and the thread's own HessianWorkspace(a).
 /// Cost (bench/bench_hessian.cpp, one thread, S = 256, P = 32): about P x (1-2) gradient
 /// evaluations for the trace, up to ~O (outputs) for the Gauss-Newton trace, < 1 for the bound.
 struct HessianRecord {

@@ -11,8 +11,10 @@
 
 #ifdef SORET_HAVE_MPI
 
-#include <filesystem>
+#include <sys/wait.h>
+
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -244,6 +246,25 @@ TEST_CASE("mpi a failure met by one rank stops every rank: one line and no hang"
   std::ifstream(d / "status") >> st;
   CHECK(st != 0);
   CHECK_FALSE(fs::exists(d / "y.h5"));
+  // The memory check depends on each rank's node and threads: one rank refusing (64 threads' work
+  // arrays over --max-memory) stops the other, which alone would fit.
+  {
+    const std::string a = " net -q --arch fc:1000,1000 --inputs 100 --ensemble 4 --steps 2000 --max-memory 1G --out m.h5";
+    const std::string cmd = "cd '" + d.string() + "' && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+                            "timeout 120 mpirun --quiet --oversubscribe --bind-to none -np 1 env OMP_NUM_THREADS=1 " +
+                            std::string(SORET_BINARY) + a + " : -np 1 env OMP_NUM_THREADS=64 " + std::string(SORET_BINARY) + a +
+                            " >/dev/null 2>mem.err";
+    const auto t2 = std::chrono::steady_clock::now();
+    const int rc = std::system(cmd.c_str());
+    CHECK(WIFEXITED(rc));
+    CHECK(WEXITSTATUS(rc) == 2);
+    CHECK(std::chrono::steady_clock::now() - t2 < std::chrono::seconds(30));
+    std::ifstream in(d / "mem.err");
+    const std::string err((std::istreambuf_iterator<char>(in)), {});
+    CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+    CHECK(err.find("--max-memory") != std::string::npos);
+    CHECK_FALSE(fs::exists(d / "m.h5"));
+  }
   // An unreadable input file (every rank reads the checkpoint): exit 2 on every rank, one line.
   std::ofstream(d / "bad.h5") << "not an HDF5 file";
   const auto r = mpirun(3, "net -q --restart bad.h5", d);

@@ -199,14 +199,7 @@ struct Job {
 
 std::vector<Job> study_jobs(const Study& s) {
   std::vector<Job> jobs;
-  for (int B : s.batches)
-    for (double eta : s.etas) {
-      RunSpec spec;
-      spec.eta = eta;
-      spec.batch = B;
-      spec.name = "eta=" + fmtd(eta) + "_B=" + std::to_string(B);
-      jobs.push_back({spec, s.opt});
-    }
+  for (const RunSpec& spec : sweep_specs(s.etas, s.batches)) jobs.push_back({spec, s.opt});
   if (s.compare) {
     // The mechanism: same initial states and data streams; full-batch GD and frozen V at the
     // largest eta and the first batch size. Only the early-time rates are compared, so these runs
@@ -813,6 +806,24 @@ struct SweepControl {
   }
 };
 
+/// Part p's output of a study whose runs, part after part, are `all` (part p's runs are
+/// [first[p], first[p + 1]); those begun so far: complete, or the last in progress).
+template <class Out, class Run>
+Out part_runs(const std::vector<std::size_t>& first, std::size_t p, const std::vector<Run>& all) {
+  Out o;
+  for (std::size_t i = first[p]; i < std::min(first[p + 1], all.size()); ++i) o.runs.push_back(all[i]);
+  return o;
+}
+
+/// The part in progress when a study stopped: the one of the last run begun, or (stopped between
+/// two runs) the next. part_of[i] is run i's part.
+template <class Run>
+std::size_t stopped_part(const std::vector<Run>& all, const std::vector<std::size_t>& part_of) {
+  std::size_t at = all.size();
+  if (!all.empty() && !all.back().complete) --at;
+  return part_of[std::min(at, part_of.size() - 1)];
+}
+
 /// The sweep step of a state: the steps of its complete runs plus the last run's step.
 std::uint64_t sweep_step(const std::vector<std::uint64_t>& steps, std::size_t n, std::uint64_t t_last) {
   std::uint64_t s = 0;
@@ -951,15 +962,7 @@ int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quie
     std::printf("soret net %s: %s, %zu parameters, %s, %s loss, E=%d, %llu steps, S=%d\n", soret::version,
                 w.arch->text.c_str(), w.arch->params(), w.train->describe().c_str(), to_string(w.opt.loss).c_str(),
                 w.opt.ensemble, (unsigned long long)w.opt.steps, w.opt.grad_samples);
-  std::vector<RunSpec> specs;
-  for (int B : w.batches)
-    for (double eta : w.etas) {
-      RunSpec spec;
-      spec.eta = eta;
-      spec.batch = B;
-      spec.name = run_name(eta, B);
-      specs.push_back(spec);
-    }
+  const std::vector<RunSpec> specs = sweep_specs(w.etas, w.batches);
   const std::vector<std::uint64_t> steps(specs.size(), w.opt.steps);
   if (resumed) ctl.restarted_at = sweep_step(steps, resumed->deep.size(), resumed->t());
   DeepSweepOutput o;
@@ -1109,16 +1112,11 @@ int parts_study(const std::string& study, std::vector<StudyPart> parts, const St
                   to_string(w.opt.loss).c_str(), p.E, p.T, p.K, p.S);
     heads.push_back(head);
     first.push_back(specs.size());
-    for (int B : p.batches)
-      for (double eta : p.etas) {
-        RunSpec spec;
-        spec.eta = eta;
-        spec.batch = B;
-        spec.name = run_name(eta, B);
-        specs.push_back(spec);
-        steps.push_back(std::uint64_t(p.T));
-        part_of.push_back(k);
-      }
+    for (const RunSpec& spec : sweep_specs(p.etas, p.batches)) {
+      specs.push_back(spec);
+      steps.push_back(std::uint64_t(p.T));
+      part_of.push_back(k);
+    }
   }
   first.push_back(specs.size());
   if (resumed) ctl.restarted_at = sweep_step(steps, resumed->deep.size(), resumed->t());
@@ -1126,11 +1124,7 @@ int parts_study(const std::string& study, std::vector<StudyPart> parts, const St
   if (!quiet && resumed)
     std::printf("soret net --study %s: restarted from step %llu of the study (%zu of its %zu runs begun), %s\n", study.c_str(),
                 (unsigned long long)ctl.restarted_at, resumed->deep.size(), specs.size(), ctl.restart_path.c_str());
-  auto part_output = [&](std::size_t p, const std::vector<DeepRun>& all) {
-    DeepSweepOutput o;
-    for (std::size_t i = first[p]; i < std::min(first[p + 1], all.size()); ++i) o.runs.push_back(all[i]);
-    return o;
-  };
+  auto part_output = [&](std::size_t p, const std::vector<DeepRun>& all) { return part_runs<DeepSweepOutput>(first, p, all); };
   std::vector<DeepRun> all;
   bool complete = false;
   {
@@ -1175,9 +1169,7 @@ int parts_study(const std::string& study, std::vector<StudyPart> parts, const St
         all);
   }
   if (!complete) {
-    std::size_t at = all.size();
-    if (!all.empty() && !all.back().complete) --at;
-    const std::size_t p = part_of[std::min(at, part_of.size() - 1)];
+    const std::size_t p = stopped_part(all, part_of);
     ctl.stopped_run = std::string(parts[p].name) + "/" + ctl.stopped_run;
     const std::string partial = io::partial_output_path(out + "/" + parts[p].name + ".h5");
     DeepSweepOutput o = part_output(p, all);
@@ -1786,11 +1778,7 @@ int net_main(int argc, char** argv) {
     std::printf("soret net --study paper: restarted from step %llu of the study (%zu of its %zu runs begun), %s\n",
                 (unsigned long long)ctl.restarted_at, rstate.runs.size(), jobs.size(), ctl.restart_path.c_str());
   // Part p's output from the runs in `all` (those of p: complete, or the last in progress).
-  auto part_output = [&](std::size_t p, const std::vector<RunResult>& all) {
-    StudyOutput o;
-    for (std::size_t i = first[p]; i < std::min(first[p + 1], all.size()); ++i) o.runs.push_back(all[i]);
-    return o;
-  };
+  auto part_output = [&](std::size_t p, const std::vector<RunResult>& all) { return part_runs<StudyOutput>(first, p, all); };
   std::vector<RunResult> all;
   bool complete = false;
   {
@@ -1846,10 +1834,7 @@ int net_main(int argc, char** argv) {
         all);
   }
   if (!complete) {
-    // The part in progress: the one of the last run begun, or (stopped between two runs) the next.
-    std::size_t at = all.size();
-    if (!all.empty() && !all.back().complete) --at;
-    const std::size_t p = part_of[std::min(at, part_of.size() - 1)];
+    const std::size_t p = stopped_part(all, part_of);
     ctl.stopped_run = std::string(parts[p].name) + "/" + ctl.stopped_run;
     const std::string partial = io::partial_output_path(out + "/" + parts[p].name + ".h5");
     StudyOutput o = part_output(p, all);

@@ -14,14 +14,22 @@ std::string run_name(double eta, int batch) {
   return b;
 }
 
-DeepSweepOutput run_deep_sweep(const DeepSweep& s, bool quiet) {
-  DeepSweepOutput out;
-  for (int B : s.batches)
-    for (double eta : s.etas) {
+std::vector<RunSpec> sweep_specs(const std::vector<double>& etas, const std::vector<int>& batches) {
+  std::vector<RunSpec> specs;
+  for (int B : batches)
+    for (double eta : etas) {
       RunSpec spec;
       spec.eta = eta;
       spec.batch = B;
       spec.name = run_name(eta, B);
+      specs.push_back(spec);
+    }
+  return specs;
+}
+
+DeepSweepOutput run_deep_sweep(const DeepSweep& s, bool quiet) {
+  DeepSweepOutput out;
+  for (const RunSpec& spec : sweep_specs(s.etas, s.batches)) {
       out.runs.push_back(train_deep(*s.arch, *s.train, *s.eval, spec, s.opt));
       if (!quiet) {
         const auto& r = out.runs.back();

@@ -50,6 +50,9 @@ void deep_rates(const DeepSweep& s, DeepSweepOutput& o);
 /// Run name of a sweep point: "eta=0.05_B=1".
 std::string run_name(double eta, int batch);
 
+/// The SGD runs of an eta x |B| sweep, in the order of every sweep's file: |B| outer, eta inner.
+std::vector<RunSpec> sweep_specs(const std::vector<double>& etas, const std::vector<int>& batches);
+
 /// Text summary: speeds, divergences, first/last gradient variance, collapse exponents.
 std::string deep_summary(const DeepSweep& s, const DeepSweepOutput& o);
 

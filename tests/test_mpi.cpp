@@ -37,7 +37,7 @@ Proc mpirun(int k, const std::string& args, const fs::path& dir) {
                             args, dir);
 }
 
-const std::set<std::string> kMayDiffer{"/run@seconds", "/run@walker_steps_per_second", "/run@threads", "/run@ranks", "/run@reduce_seconds",
+const std::set<std::string> kMayDiffer{"/run@seconds", "/run@walker_steps_per_second", "/run@threads", "/run@block", "/run@ranks", "/run@reduce_seconds",
                                        "/parameters@threads", "/parameters@out", "/run@checkpoint_seconds",
                                        "/run@restarted_from", "/run@restarted_at", "/run@seconds_before_restart",
                                        "/run@checkpoints_written"};

@@ -27,7 +27,7 @@ fs::path fresh(const std::string& tag) { return soret::test::fresh_test_dir("res
 
 /// Attributes a restarted run may write differently: timings, the output and restart paths, the
 /// thread count, and the restart's own bookkeeping.
-const std::set<std::string> kMayDiffer{"/run@seconds", "/run@walker_steps_per_second", "/run@threads",
+const std::set<std::string> kMayDiffer{"/run@seconds", "/run@walker_steps_per_second", "/run@threads", "/run@block",
                                        "/parameters@threads", "/parameters@out", "/run@restarted_from",
                                        "/run@restarted_at", "/run@seconds_before_restart", "/run@checkpoints_written",
                                        "/run@checkpoint_seconds"};

@@ -91,7 +91,7 @@ int walk_main(int argc, char** argv) {
         "refused), --steps is the total length of the run; the output equals an uninterrupted run's")
     ("progress", po::value<std::string>()->default_value("auto"), "always | auto (on a terminal) | never; without a terminal, always prints a line per 5%")
     ("quiet,q", "no progress line (unless --progress always) and no summary")
-    ("block", po::value<int>()->default_value(1024), "walkers per cache block (tuning; results do not depend on it)")
+    ("block", po::value<int>()->default_value(0), "walkers per cache block; 0: auto (1024, or 8192 where a step's density row or flux arrays exceed 8 KB; fewer for runs of under 16 blocks per thread) (tuning; results do not depend on it)")
     ("chunk", po::value<int>()->default_value(256), "steps per block visit (tuning; results do not depend on it)")
     ("max-memory", po::value<std::string>()->default_value("80%"), "refuse a run whose estimated memory exceeds this (bytes, K/M/G/T, or % of the machine; 0: no limit)");
   // clang-format on
@@ -152,7 +152,7 @@ int walk_main(int argc, char** argv) {
   opt.seed = vm["seed"].as<unsigned long long>();
   opt.threads = threads_option(vm);
   opt.block = vm["block"].as<int>();
-  if (opt.block < 1 || opt.block > 65536) throw InputError("block", "--block must be in [1, 65536]");
+  if (opt.block < 0 || opt.block > 65536) throw InputError("block", "--block must be 0 (auto) or in [1, 65536]");
   opt.chunk = vm["chunk"].as<int>();
   if (opt.chunk < 1) throw InputError("chunk", "--chunk must be >= 1");
   const bool quiet = vm.count("quiet") > 0;

@@ -139,6 +139,7 @@ void write_walk_output(hid_t file, const WalkEngine& engine, const WalkResults& 
     // The threads actually used (--threads 0 means all of OpenMP's).
     const int th = engine.options().threads;
     h5::attr(g, "threads", std::int64_t(th > 0 ? th : omp_get_max_threads()));
+    h5::attr(g, "block", std::int64_t(engine.options().block));  // the block used (--block 0: auto_block)
   }
 }
 

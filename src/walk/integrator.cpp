@@ -99,6 +99,17 @@ struct Tally {
 
 }  // namespace
 
+int auto_block(std::uint64_t walkers, int threads, const ObserverPlan& plan) {
+  constexpr std::uint64_t kStep = 256;
+  // the bytes a step's counts are scattered over: a density row, the flux's difference arrays
+  double row = 0;
+  if (!plan.density_times.empty() || plan.density_avg) row += 4.0 * double(plan.total_bins());
+  if (!plan.flux_windows.empty() && !plan.lattice.empty()) row += 16.0 * double(plan.lattice[0].bins + 2);
+  const std::uint64_t most = row > 8192.0 ? 8192 : 1024;
+  const std::uint64_t per = walkers / (16 * std::uint64_t(std::max(threads, 1)));
+  return int(std::clamp<std::uint64_t>((per + kStep - 1) / kStep * kStep, kStep, most));
+}
+
 WalkEngine::WalkEngine(WalkModel model, ObserverPlan plan, InitSpec init, RunOptions opt, const StoredEnsemble* stored)
     : model_(std::move(model)), plan_(std::move(plan)), init_(std::move(init)), opt_(opt), stored_(stored) {
   model_.validate();
@@ -107,9 +118,10 @@ WalkEngine::WalkEngine(WalkModel model, ObserverPlan plan, InitSpec init, RunOpt
   if (opt_.total_walkers >= (std::uint64_t(1) << 32)) throw InputError("walkers", "--walkers must be < 2^32");
   if (opt_.walkers < 1 && !(opt_.split_over_ranks && mpi::distributed())) throw InputError("walkers", "--walkers must be >= 1");
   if (opt_.threads < 0) throw InputError("threads", "--threads must be >= 0");
-  if (opt_.block < 1 || opt_.block > 65536) throw InputError("block", "--block must be in [1, 65536]");
+  if (opt_.block < 0 || opt_.block > 65536) throw InputError("block", "--block must be 0 (auto) or in [1, 65536]");
   if (opt_.chunk < 1) throw InputError("chunk", "--chunk must be >= 1");
   plan_.finalize(model_, opt_.steps, opt_.t_begin);
+  if (opt_.block == 0) opt_.block = auto_block(opt_.walkers, opt_.threads > 0 ? opt_.threads : omp_get_max_threads(), plan_);
   for (size_t h = 0; h < plan_.hist_axes.size(); ++h) {
     const auto& ax = model_.axes[plan_.hist_axes[h]];
     if (plan_.lattice[h].lo != ax.lo || plan_.lattice[h].hi != ax.hi)

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "soret/common/expression.hpp"
+#include "soret/walk/integrator.hpp"
 
 namespace soret {
 
@@ -17,7 +18,8 @@ MemoryEstimate estimate_walk_memory(const WalkModel& m, const ObserverPlan& plan
   if (from_file) e.add("stored ensemble", pos + N);
 
   const bool general = !(m.noise == Noise::rademacher && m.alpha == 0.0 && !m.has_drift() && !plan.step_stats);
-  const double block = std::min<double>(opt.block, std::max(N, 1.0));
+  const int blk = opt.block > 0 ? opt.block : auto_block(opt.walkers, threads, plan);
+  const double block = std::min<double>(blk, std::max(N, 1.0));
   const double cap = double((std::uint64_t(block) + 31) / 32 * 32), ng = double(m.groups.size());
   double rows = d;  // x
   if (general) rows += 3 * d + (m.alpha != 0.0 ? d : 0.0) + (m.has_drift() ? d : 0.0) + ng;
@@ -26,7 +28,7 @@ MemoryEstimate estimate_walk_memory(const WalkModel& m, const ObserverPlan& plan
   double used = 0;
   for (const auto& g : m.g) used += double(Expression(g, m.dim, m.eta, "g", 1).used_axes().size());
   for (const auto& g : m.drift) used += double(Expression(g, m.dim, m.eta, "drift", 1).used_axes().size());
-  per_thread += 8.0 * double(opt.block) * (used + double(m.g.size() + m.drift.size()));
+  per_thread += 8.0 * double(blk) * (used + double(m.g.size() + m.drift.size()));
   e.add("per-thread scratch", T * per_thread);
 
   const double nb = double(plan.total_bins()), nt = double(plan.density_times.size());

@@ -1,5 +1,6 @@
 #pragma once
-// Register-blocked direct convolution kernels (stride 1, no padding), internal to net/layers.cpp
+// Register-blocked direct convolution kernels (stride 1, no padding; AVX2 + FMA versions where
+// compiled for AVX2 without AVX-512), internal to net/layers.cpp
 // (the im2col kernels below also to net/hessian.cpp).
 // Activations are C x H x W with rows of W doubles; every input buffer must be readable for
 // kConvSlack doubles past its end (the kernels load whole 8-double vectors and discard the lanes
@@ -28,8 +29,8 @@ void conv_grad_x(const double* dy, int Co, int Ho, int Wo, const double* w, int 
 namespace soret::net::kernels {
 
 // Convolutions as im2col + matrix products through OpenBLAS (any stride, no padding), per sample:
-// cols (Ci K K x Ho Wo) holds the input patches. Measured faster than the direct kernels above on
-// a machine without AVX-512 (README, bench/bench_net_libs.cpp).
+// cols (Ci K K x Ho Wo) holds the input patches. Measured faster than the 8-double direct kernels
+// on a machine without AVX-512 (README, bench/bench_net_libs.cpp), slower than their AVX2 versions.
 
 /// cols[(ci K + ky) K + kx][oy Wo + ox] = x[ci][oy S + ky][ox S + kx].
 void im2col(const double* x, int Ci, int H, int Wd, int K, int S, int Ho, int Wo, double* cols);

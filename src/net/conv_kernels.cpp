@@ -253,19 +253,26 @@ void conv_valid(const double* x, int Ci, int H, int Wd, const double* w, const d
   });
 }
 
+namespace {
+/// dy (Co x Ho x Wo) into dyp with rows padded to Wp with zeros.
+void pad_rows(const double* dy, int Co, int Ho, int Wo, int Wp, double* dyp) {
+  for (int c = 0; c < Co; ++c)
+    for (int oy = 0; oy < Ho; ++oy) {
+      double* d = dyp + (std::size_t(c) * Ho + oy) * Wp;
+      std::copy_n(dy + (std::size_t(c) * Ho + oy) * Wo, Wo, d);
+      std::fill(d + Wo, d + Wp, 0.0);
+    }
+}
+}  // namespace
+
 void conv_grad_w(const double* x, int Ci, int H, int Wd, const double* dy, int Co, int K, double scale, double* gw,
                  double* work) {
   const int Ho = H - K + 1, Wo = Wd - K + 1;
 #ifdef SORET_CONV_AVX2
   if (K <= 7) {
     const int Wp = (Wo + 3) / 4 * 4;
-    double* dyp = work;  // dy with rows padded to Wp with zeros
-    for (int c = 0; c < Co; ++c)
-      for (int oy = 0; oy < Ho; ++oy) {
-        double* d = dyp + (std::size_t(c) * Ho + oy) * Wp;
-        std::copy_n(dy + (std::size_t(c) * Ho + oy) * Wo, Wo, d);
-        std::fill(d + Wo, d + Wp, 0.0);
-      }
+    double* dyp = work;
+    pad_rows(dy, Co, Ho, Wo, Wp, dyp);
     switch (K) {
       case 1: grad_w4<1>(x, Ci, H, Wd, dyp, Co, Ho, Wp, scale, gw); break;
       case 2: grad_w4<2>(x, Ci, H, Wd, dyp, Co, Ho, Wp, scale, gw); break;
@@ -279,13 +286,8 @@ void conv_grad_w(const double* x, int Ci, int H, int Wd, const double* dy, int C
   }
 #endif
   const int Wp = (Wo + 7) / 8 * 8;
-  double* dyp = work;  // dy with rows padded to Wp with zeros
-  for (int c = 0; c < Co; ++c)
-    for (int oy = 0; oy < Ho; ++oy) {
-      double* d = dyp + (std::size_t(c) * Ho + oy) * Wp;
-      std::copy_n(dy + (std::size_t(c) * Ho + oy) * Wo, Wo, d);
-      std::fill(d + Wo, d + Wp, 0.0);
-    }
+  double* dyp = work;
+  pad_rows(dy, Co, Ho, Wo, Wp, dyp);
   blocks(Co, [&](int co0, int n) {
 #define SORET_CALL(CB) grad_w_block<CB>(x, Ci, H, Wd, dyp, Ho, Wp, co0, K, scale, gw)
     SORET_DISPATCH(n, SORET_CALL)

@@ -980,14 +980,7 @@ int deep_run(const Study& s, const DeepCli& d, const std::string& out, bool quie
         },
         [&](const std::vector<DeepRun>& v) { ctl.write(v); },
         [&](std::size_t, const DeepRun& r) {
-          if (quiet) return;
-          int div = 0;
-          for (auto dd : r.diverged_at) div += dd >= 0;
-          std::printf("  run %-18s %7.2f s  %9.0f network-steps/s  (records %.0f%% of thread time)  diverged %d/%d\n",
-                      r.spec.name.c_str(), r.seconds, double(w.opt.ensemble) * double(w.opt.steps) / r.seconds,
-                      100.0 * r.record_seconds / (r.seconds * mpi::size() * (w.opt.threads > 0 ? w.opt.threads : omp_get_max_threads())),
-                      div, w.opt.ensemble);
-          std::fflush(stdout);
+          if (!quiet) print_run_line(r, w.opt);
         },
         o.runs);
   }
@@ -1145,15 +1138,7 @@ int parts_study(const std::string& study, std::vector<StudyPart> parts, const St
         [&](std::size_t i, const DeepRun& r) {
           const std::size_t p = part_of[i];
           const DeepSweep& w = sweeps[p];
-          if (!quiet) {
-            int div = 0;
-            for (auto dd : r.diverged_at) div += dd >= 0;
-            std::printf("  run %-18s %7.2f s  %9.0f network-steps/s  (records %.0f%% of thread time)  diverged %d/%d\n",
-                        r.spec.name.c_str(), r.seconds, double(w.opt.ensemble) * double(w.opt.steps) / r.seconds,
-                        100.0 * r.record_seconds / (r.seconds * mpi::size() * (w.opt.threads > 0 ? w.opt.threads : omp_get_max_threads())),
-                        div, w.opt.ensemble);
-            std::fflush(stdout);
-          }
+          if (!quiet) print_run_line(r, w.opt);
           if (i + 1 != first[p + 1]) return;
           DeepSweepOutput o = part_output(p, all);
           o.collapses = deep_collapses(w, o.runs);

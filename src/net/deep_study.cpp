@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "soret/common/mpi.hpp"
+
 namespace soret::net {
 
 std::string run_name(double eta, int batch) {
@@ -27,21 +29,22 @@ std::vector<RunSpec> sweep_specs(const std::vector<double>& etas, const std::vec
   return specs;
 }
 
+void print_run_line(const DeepRun& r, const DeepOptions& opt) {
+  int div = 0;
+  for (auto d : r.diverged_at) div += d >= 0;
+  const double thread_seconds = r.seconds * mpi::size() * (opt.threads > 0 ? opt.threads : omp_get_max_threads());
+  std::printf("  run %-18s %7.2f s  %9.0f network-steps/s  (records %.0f%% of thread time)  diverged %d/%d\n",
+              r.spec.name.c_str(), r.seconds, double(opt.ensemble) * double(opt.steps) / r.seconds,
+              100.0 * r.record_seconds / thread_seconds, div, opt.ensemble);
+  std::fflush(stdout);
+}
+
 DeepSweepOutput run_deep_sweep(const DeepSweep& s, bool quiet) {
   DeepSweepOutput out;
   for (const RunSpec& spec : sweep_specs(s.etas, s.batches)) {
-      out.runs.push_back(train_deep(*s.arch, *s.train, *s.eval, spec, s.opt));
-      if (!quiet) {
-        const auto& r = out.runs.back();
-        int div = 0;
-        for (auto d : r.diverged_at) div += d >= 0;
-        std::printf("  run %-18s %7.2f s  %9.0f network-steps/s  (records %.0f%% of thread time)  diverged %d/%d\n",
-                    spec.name.c_str(), r.seconds, double(s.opt.ensemble) * double(s.opt.steps) / r.seconds,
-                    100.0 * r.record_seconds / (r.seconds * (s.opt.threads > 0 ? s.opt.threads : omp_get_max_threads())), div,
-                    s.opt.ensemble);
-        std::fflush(stdout);
-      }
-    }
+    out.runs.push_back(train_deep(*s.arch, *s.train, *s.eval, spec, s.opt));
+    if (!quiet) print_run_line(out.runs.back(), s.opt);
+  }
   out.collapses = deep_collapses(s, out.runs);
   deep_rates(s, out);
   return out;

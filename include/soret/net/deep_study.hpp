@@ -50,6 +50,10 @@ void deep_rates(const DeepSweep& s, DeepSweepOutput& o);
 /// Run name of a sweep point: "eta=0.05_B=1".
 std::string run_name(double eta, int batch);
 
+/// The progress line of a finished run on stdout: its time, network-steps per second, the records'
+/// share of the thread time (its record_seconds sum every rank's threads) and its divergences.
+void print_run_line(const DeepRun& r, const DeepOptions& opt);
+
 /// The SGD runs of an eta x |B| sweep, in the order of every sweep's file: |B| outer, eta inner.
 std::vector<RunSpec> sweep_specs(const std::vector<double>& etas, const std::vector<int>& batches);
 

@@ -130,58 +130,68 @@ void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed
     return;
   }
 
-  double envelope = 0.0;
-  std::unique_ptr<Expression> dens;
-  if (spec.kind == InitSpec::Kind::density) {
-    dens = std::make_unique<Expression>(spec.expr, d, m.eta, "init");
-    std::vector<AxisRange> r;
-    for (const auto& a : m.axes) r.push_back({a.lo, a.hi});
-    FastFunction scan(*dens, r);
-    if (!scan.grid_finite() || scan.grid_min() < 0)
-      throw InputError("init", "--init density: the expression must be finite and >= 0 on the domain");
-    if (!(scan.grid_max() > 0)) throw InputError("init", "--init density: the expression is zero on the domain");
-    envelope = 1.25 * scan.grid_max();
+  if (spec.kind != InitSpec::Kind::density) {
+    // No expression is evaluated here, so nothing can throw: a plain loop without the per-walker
+    // exception guard of the rejection sampler below.
+    const auto kind = spec.kind;
+#pragma omp parallel num_threads(threads)
+    {
+      std::vector<double> q(d);
+#pragma omp for schedule(static)
+      for (std::int64_t w = 0; w < std::int64_t(n); ++w) {
+        if (kind == InitSpec::Kind::uniform && d <= 4) {  // the stream's first four words: one Philox call
+          const auto r = rng::draw(key, first + std::uint64_t(w), 0, 0);
+          for (int a = 0; a < d; ++a) q[a] = m.axes[a].lo + (m.axes[a].hi - m.axes[a].lo) * rng::u01(r[a]);
+        } else {
+          rng::CounterStream rs(key, first + std::uint64_t(w), 0);
+          for (int a = 0; a < d; ++a)
+            q[a] = kind == InitSpec::Kind::uniform ? m.axes[a].lo + (m.axes[a].hi - m.axes[a].lo) * rs.uniform()
+                   : kind == InitSpec::Kind::point ? spec.point[a]
+                                                   : spec.mu + spec.sigma * rs.normal();
+        }
+        bool live = true;
+        for (int a = 0; a < d; ++a) live = settle(m.axes[a], q[a]) && live;
+        for (int a = 0; a < d; ++a) x[a][w] = q[a];
+        alive[w] = live ? 1 : 0;
+      }
+    }
+    return;
   }
+
+  // --init density: rejection sampling against the expression's grid maximum.
+  const auto dens = std::make_unique<Expression>(spec.expr, d, m.eta, "init");
+  std::vector<AxisRange> r;
+  for (const auto& a : m.axes) r.push_back({a.lo, a.hi});
+  FastFunction scan(*dens, r);
+  if (!scan.grid_finite() || scan.grid_min() < 0)
+    throw InputError("init", "--init density: the expression must be finite and >= 0 on the domain");
+  if (!(scan.grid_max() > 0)) throw InputError("init", "--init density: the expression is zero on the domain");
+  const double envelope = 1.25 * scan.grid_max();
 
   bool envelope_exceeded = false;
   std::atomic<bool> gave_up{false};
   constexpr int kMaxTries = 10000000;
-  std::string eval_error;
   OmpGuard guard;  // exceptions caught per thread, rethrown once after the region
 #pragma omp parallel num_threads(threads)
   {
-    std::unique_ptr<Expression> local = dens ? dens->clone() : nullptr;
+    std::unique_ptr<Expression> local = dens->clone();
     std::vector<double> q(d);
 #pragma omp for schedule(static)
     for (std::int64_t w = 0; w < std::int64_t(n); ++w) guard.run([&] {
       rng::CounterStream rs(key, first + std::uint64_t(w), 0);
-      switch (spec.kind) {
-        case InitSpec::Kind::uniform:
-          for (int a = 0; a < d; ++a) q[a] = m.axes[a].lo + (m.axes[a].hi - m.axes[a].lo) * rs.uniform();
-          break;
-        case InitSpec::Kind::point:
-          for (int a = 0; a < d; ++a) q[a] = spec.point[a];
-          break;
-        case InitSpec::Kind::gaussian:
-          for (int a = 0; a < d; ++a) q[a] = spec.mu + spec.sigma * rs.normal();
-          break;
-        case InitSpec::Kind::density:
-          for (int tries = 0;; ++tries) {
-            for (int a = 0; a < d; ++a) q[a] = m.axes[a].lo + (m.axes[a].hi - m.axes[a].lo) * rs.uniform();
-            const double f = (*local)(q.data());
-            if (!(f <= envelope)) {
+      for (int tries = 0;; ++tries) {
+        for (int a = 0; a < d; ++a) q[a] = m.axes[a].lo + (m.axes[a].hi - m.axes[a].lo) * rs.uniform();
+        const double f = (*local)(q.data());
+        if (!(f <= envelope)) {
 #pragma omp critical
-              envelope_exceeded = true;
-              break;
-            }
-            if (rs.uniform() * envelope < f) break;
-            if (tries > kMaxTries || gave_up.load(std::memory_order_relaxed)) {
-              gave_up = true;
-              break;
-            }
-          }
+          envelope_exceeded = true;
           break;
-        default: break;
+        }
+        if (rs.uniform() * envelope < f) break;
+        if (tries > kMaxTries || gave_up.load(std::memory_order_relaxed)) {
+          gave_up = true;
+          break;
+        }
       }
       bool live = true;
       for (int a = 0; a < d; ++a) live = settle(m.axes[a], q[a]) && live;

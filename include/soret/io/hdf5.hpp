@@ -38,7 +38,7 @@ Handle create_group(hid_t loc, const std::string& name);
 Handle open_group(hid_t loc, const std::string& name);
 bool exists(hid_t loc, const std::string& path);
 
-/// Writes an n-dimensional dataset; compresses (chunked, deflate 4) when it has >= 4096 elements,
+/// Writes an n-dimensional dataset; compresses (chunked, shuffle + deflate 1) when it has >= 4096 elements,
 /// unless `compress` is false (data that does not compress, such as random positions).
 void write(hid_t loc, const std::string& name, const std::vector<double>& v, const std::vector<hsize_t>& dims,
            const std::string& unit = "", bool compress = true);
@@ -82,7 +82,8 @@ bool attr_exists(hid_t loc, const std::string& name);
 /// An HDF5 output file written atomically: built in memory (HDF5 core driver), then written
 /// through io::AtomicOutput at commit() (exclusive temporary next to PATH, every write checked,
 /// fsync, rename, directory fsync; see io/atomic_file.hpp). If never committed, nothing appears
-/// under PATH and the previous file there is untouched. Peak memory: about twice the file size.
+/// under PATH and the previous file there is untouched. Peak memory: about the file size (the
+/// image is written from the memory HDF5 built it in).
 class AtomicFile {
  public:
   /// Throws InputError(option, ...) if no file can be created at PATH (checked at once).
@@ -94,7 +95,9 @@ class AtomicFile {
   void publish();  ///< renames it into place (io::AtomicOutput::publish)
 
  private:
+  struct Image;  // the in-memory file's pages (hdf5.cpp)
   std::unique_ptr<io::AtomicOutput> out_;
+  std::unique_ptr<Image> image_;  // (declared before file_: outlives the HDF5 file that uses it)
   Handle file_;
 };
 

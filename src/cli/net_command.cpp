@@ -107,7 +107,7 @@ MemoryEstimate estimate_twolayer_memory(const Study& s) {
   e.add("per-thread work arrays", threads * (8.0 * (3 * P * M + N * M + 4 * B * M + 4 * B * P + 20 * P + 4 * N) + fields));
   const double runs = double(s.etas.size() * s.batches.size()) + (s.compare ? 2.0 : 0.0);
   const double per_run = R * E * 18 * 8.0 + E * (N * M + 2 * N) * 8.0 + fields + double(s.opt.probe) * M * 8.0;
-  e.add("records and final parameters of the runs", runs * per_run * 3 /* results, file image, its copy */);
+  e.add("records and final parameters of the runs", runs * per_run * 2 /* results, and the file image (h5::AtomicFile) */);
   e.add("bootstrap", double(s.bootstrap) * (8.0 + E * 4.0));
   return e;
 }

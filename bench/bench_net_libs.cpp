@@ -123,7 +123,7 @@ std::vector<Case> fc_cases(FC& f) {
     return [&f, E, n, M, L, impl](int th) {
       per_network(E, th, [&](int e) {
         for (int l = 0; l < L; ++l) {
-          kernels::dense_fwd(impl, n, M, M, &f.X[f.ao(e, l)], &f.W[f.wo(e, l)], &f.Y[f.ao(e, l)]);
+          kernels::dense_fwd(impl, n, M, M, &f.X[f.ao(e, l)], &f.W[f.wo(e, l)], nullptr, &f.Y[f.ao(e, l)]);
           kernels::dense_grad_x(impl, n, M, M, &f.dY[f.ao(e, l)], &f.W[f.wo(e, l)], &f.dX[f.ao(e, l)]);
           kernels::dense_grad_w(impl, n, M, M, -1e-9, &f.dY[f.ao(e, l)], &f.X[f.ao(e, l)], &f.gW[f.wo(e, l)]);
         }

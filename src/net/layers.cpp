@@ -208,15 +208,7 @@ ConvImpl default_conv_impl() {
 namespace {
 
 void dense_forward(const Layer& l, const double* p, const double* __restrict x, double* __restrict y) {
-  const int n = int(l.in.size()), m = int(l.out.size());
-  const double* W = p + l.w_off;
-  for (int i = 0; i < m; ++i) {
-    const double* w = W + size_t(i) * n;
-    double s = 0;
-#pragma omp simd reduction(+ : s)
-    for (int j = 0; j < n; ++j) s += w[j] * x[j];
-    y[i] = s + (l.bias ? p[l.b_off + i] : 0.0);
-  }
+  kernels::dense_fwd1(int(l.out.size()), int(l.in.size()), p + l.w_off, x, l.bias ? p + l.b_off : nullptr, y);
 }
 
 /// dx (may be null) = W^T dy; gW += scale dy x^T; gb += scale dy. g may be p itself (an SGD step
@@ -225,26 +217,7 @@ void dense_backward(const Layer& l, const double* p, const double* __restrict x,
                     double* __restrict dx, double* g, double scale) {
   const int n = int(l.in.size()), m = int(l.out.size());
   if (g == p) {
-    double* W = g + l.w_off;
-    if (dx) std::fill(dx, dx + n, 0.0);
-    for (int i = 0; i < m; ++i) {
-      const double d = dy[i];
-      if (d == 0.0) continue;
-      const double sd = scale * d;
-      double* w = W + size_t(i) * n;
-      if (dx) {
-#pragma omp simd
-        for (int j = 0; j < n; ++j) {
-          const double wj = w[j];
-          dx[j] += wj * d;
-          w[j] = wj + sd * x[j];
-        }
-      } else {
-#pragma omp simd
-        for (int j = 0; j < n; ++j) w[j] += sd * x[j];
-      }
-      if (l.bias) g[l.b_off + i] += sd;
-    }
+    kernels::dense_bwd1_inplace(m, n, g + l.w_off, l.bias ? g + l.b_off : nullptr, x, dy, dx, scale);
     return;
   }
   const double* W = p + l.w_off;
@@ -459,7 +432,7 @@ void backward(const Architecture& a, const double* p, const double* dout, Worksp
 
 namespace {
 kernels::DenseImpl impl(const BatchWorkspace& ws) {
-  return ws.blas ? kernels::DenseImpl::openblas : kernels::DenseImpl::loops;
+  return ws.blas ? kernels::DenseImpl::xsmm : kernels::DenseImpl::loops;
 }
 }  // namespace
 
@@ -485,14 +458,7 @@ void forward_batch(const Architecture& a, const double* p, const double* X, int 
     const size_t ni = l.in.size(), no = l.out.size();
     switch (l.kind) {
       case LayerKind::dense:
-        kernels::dense_fwd(impl(ws), n, int(no), int(ni), in, p + l.w_off, out);
-        if (l.bias)
-          for (int k = 0; k < n; ++k) {
-            double* y = out + size_t(k) * no;
-            const double* b = p + l.b_off;
-#pragma omp simd
-            for (size_t j = 0; j < no; ++j) y[j] += b[j];
-          }
+        kernels::dense_fwd(impl(ws), n, int(no), int(ni), in, p + l.w_off, l.bias ? p + l.b_off : nullptr, out);
         break;
       case LayerKind::conv2d:
         for (int k = 0; k < n; ++k) conv_forward(l, p, in + size_t(k) * ni, out + size_t(k) * no, ws.one);

@@ -6,7 +6,7 @@
 
 #include <cblas.h>
 #include <libxsmm.h>
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -47,6 +47,44 @@ XsmmShape xsmm_shape(int n, int no, int ni) {
   return s;
 }
 
+/// dst[c ldd + r] = src[r lds + c] (+ b[r] where b is not null), r < rows, c < cols.
+void transpose(int rows, int cols, const double* src, int lds, double* dst, int ldd, const double* b) {
+  int r = 0;
+#if defined(__AVX2__)
+  for (; r + 4 <= rows; r += 4) {
+    const __m256d bv = b ? _mm256_loadu_pd(b + r) : _mm256_setzero_pd();
+    int c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      const double* s0 = src + std::size_t(r) * lds + c;
+      const __m256d a0 = _mm256_loadu_pd(s0), a1 = _mm256_loadu_pd(s0 + lds), a2 = _mm256_loadu_pd(s0 + 2 * lds),
+                    a3 = _mm256_loadu_pd(s0 + 3 * lds);
+      const __m256d t0 = _mm256_unpacklo_pd(a0, a1), t1 = _mm256_unpackhi_pd(a0, a1), t2 = _mm256_unpacklo_pd(a2, a3),
+                    t3 = _mm256_unpackhi_pd(a2, a3);
+      double* d0 = dst + std::size_t(c) * ldd + r;
+      __m256d o0 = _mm256_permute2f128_pd(t0, t2, 0x20), o1 = _mm256_permute2f128_pd(t1, t3, 0x20),
+              o2 = _mm256_permute2f128_pd(t0, t2, 0x31), o3 = _mm256_permute2f128_pd(t1, t3, 0x31);
+      if (b) {
+        o0 = _mm256_add_pd(o0, bv), o1 = _mm256_add_pd(o1, bv), o2 = _mm256_add_pd(o2, bv), o3 = _mm256_add_pd(o3, bv);
+      }
+      _mm256_storeu_pd(d0, o0);
+      _mm256_storeu_pd(d0 + ldd, o1);
+      _mm256_storeu_pd(d0 + 2 * ldd, o2);
+      _mm256_storeu_pd(d0 + 3 * ldd, o3);
+    }
+    for (; c < cols; ++c)
+      for (int q = r; q < r + 4; ++q) {
+        const double v = src[std::size_t(q) * lds + c];
+        dst[std::size_t(c) * ldd + q] = b ? v + b[q] : v;
+      }
+  }
+#endif
+  for (; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      const double v = src[std::size_t(r) * lds + c];
+      dst[std::size_t(c) * ldd + r] = b ? v + b[r] : v;
+    }
+}
+
 double* scratch(std::size_t size) {
   thread_local std::vector<double> v;
   if (v.size() < size) v.resize(size);
@@ -60,16 +98,9 @@ void dense_fwd(DenseImpl impl, int n, int no, int ni, const double* X, const dou
     if (const auto s = xsmm_shape(n, no, ni); s.fwd) {
       double* Xf = scratch(std::size_t(n) * (ni + no));
       double* Yf = Xf + std::size_t(n) * ni;
-      for (int k = 0; k < n; ++k)
-        for (int j = 0; j < ni; ++j) Xf[std::size_t(j) * n + k] = X[std::size_t(k) * ni + j];
+      transpose(n, ni, X, ni, Xf, n, nullptr);
       s.fwd(Xf, W, Yf);
-      for (int k = 0; k < n; ++k) {
-        double* y = Y + std::size_t(k) * no;
-        if (b)
-          for (int i = 0; i < no; ++i) y[i] = Yf[std::size_t(i) * n + k] + b[i];
-        else
-          for (int i = 0; i < no; ++i) y[i] = Yf[std::size_t(i) * n + k];
-      }
+      transpose(no, n, Yf, n, Y, no, b);
       return;
     }
     impl = DenseImpl::openblas;

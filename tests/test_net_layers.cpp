@@ -436,6 +436,21 @@ TEST_CASE("Dense kernels: libxsmm, OpenBLAS and the loops agree; the one-sample 
       for (size_t i = 0; i < dX[0].size(); ++i) CHECK(dX[m][i] == doctest::Approx(dX[0][i]).epsilon(1e-12));
       for (size_t i = 0; i < gW[0].size(); ++i) CHECK(gW[m][i] == doctest::Approx(gW[0][i]).epsilon(1e-12));
     }
+    // the backward on feature-major gradients
+    if (dense_fm_available(n, no, ni)) {
+      std::vector<double> dYf(dY.size()), dXf(dX[0].size()), dXs(dX[0].size()), g = W, gb = b, gb0 = b;
+      transpose(n, no, dY.data(), no, dYf.data(), n, nullptr);
+      dense_grad_x_fm(n, no, ni, dYf.data(), W.data(), dXf.data());
+      transpose(ni, n, dXf.data(), n, dXs.data(), ni, nullptr);
+      for (size_t i = 0; i < dXs.size(); ++i) CHECK(dXs[i] == doctest::Approx(dX[0][i]).epsilon(1e-12));
+      dense_grad_w_fm(n, no, ni, -0.3, dYf.data(), X.data(), g.data(), gb.data());
+      for (size_t i = 0; i < g.size(); ++i) CHECK(g[i] == doctest::Approx(gW[0][i]).epsilon(1e-12));
+      for (int k = 0; k < n; ++k)
+        for (int i = 0; i < no; ++i) gb0[i] += -0.3 * dY[size_t(k) * no + i];
+      for (int i = 0; i < no; ++i) CHECK(gb[i] == doctest::Approx(gb0[i]).epsilon(1e-12));
+    } else {
+      CHECK(size_t(n) * no * ni > 1000000);  // only the shape above libxsmm's limit
+    }
     // one sample: forward with and without bias, and the in-place step with and without dx
     std::vector<double> y(no), y0(no), dx(ni), dx0(ni, 0.0), W1 = W, W0 = W, b1 = b, b0 = b;
     for (int withb = 0; withb < 2; ++withb) {

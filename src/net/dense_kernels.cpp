@@ -24,6 +24,7 @@ namespace {
 struct XsmmShape {
   int n = 0, no = 0, ni = 0;
   libxsmm_dmmfunction fwd = nullptr, gx = nullptr, gw = nullptr;
+  libxsmm_dmmfunction gx_fm = nullptr, gw_fm = nullptr;  // the backward on feature-major dY
 };
 
 /// Above this many multiply-adds per product the unblocked kernels lose to OpenBLAS's blocking.
@@ -42,10 +43,16 @@ XsmmShape xsmm_shape(int n, int no, int ni) {
     lda = ni, ldb = no, ldc = ni;
     s.gx = libxsmm_dmmdispatch(ni, n, no, &lda, &ldb, &ldc, &one, &zero, &nn, &pf);
     s.gw = libxsmm_dmmdispatch(ni, no, n, &lda, &ldb, &ldc, &one, &one, &nt, &pf);
+    lda = n, ldb = ni, ldc = n;  // dXf (n x ni) = dYf (n x no) . (W^T)^T
+    s.gx_fm = libxsmm_dmmdispatch(n, ni, no, &lda, &ldb, &ldc, &one, &zero, &nt, &pf);
+    lda = ni, ldb = n, ldc = ni;  // W^T (ni x no) += X^T (ni x n) . sdYf (n x no)
+    s.gw_fm = libxsmm_dmmdispatch(ni, no, n, &lda, &ldb, &ldc, &one, &one, &nn, &pf);
   }
   cache.push_back(s);
   return s;
 }
+
+}  // namespace
 
 /// dst[c ldd + r] = src[r lds + c] (+ b[r] where b is not null), r < rows, c < cols.
 void transpose(int rows, int cols, const double* src, int lds, double* dst, int ldd, const double* b) {
@@ -85,6 +92,8 @@ void transpose(int rows, int cols, const double* src, int lds, double* dst, int 
     }
 }
 
+namespace {
+
 double* scratch(std::size_t size) {
   thread_local std::vector<double> v;
   if (v.size() < size) v.resize(size);
@@ -93,14 +102,25 @@ double* scratch(std::size_t size) {
 
 }  // namespace
 
-void dense_fwd(DenseImpl impl, int n, int no, int ni, const double* X, const double* W, const double* b, double* Y) {
+void dense_fwd(DenseImpl impl, int n, int no, int ni, const double* X, const double* W, const double* b, double* Y,
+               double* Yf_keep) {
   if (impl == DenseImpl::xsmm) {
     if (const auto s = xsmm_shape(n, no, ni); s.fwd) {
       double* Xf = scratch(std::size_t(n) * (ni + no));
-      double* Yf = Xf + std::size_t(n) * ni;
+      double* Yf = Yf_keep ? Yf_keep : Xf + std::size_t(n) * ni;
       transpose(n, ni, X, ni, Xf, n, nullptr);
       s.fwd(Xf, W, Yf);
-      transpose(no, n, Yf, n, Y, no, b);
+      if (Yf_keep && b) {
+        for (int i = 0; i < no; ++i) {
+          double* y = Yf + std::size_t(i) * n;
+          const double bi = b[i];
+#pragma omp simd
+          for (int k = 0; k < n; ++k) y[k] += bi;
+        }
+        transpose(no, n, Yf, n, Y, no, nullptr);
+      } else {
+        transpose(no, n, Yf, n, Y, no, b);
+      }
       return;
     }
     impl = DenseImpl::openblas;
@@ -175,6 +195,29 @@ void dense_grad_x(DenseImpl impl, int n, int no, int ni, const double* dY, const
 #pragma omp simd
       for (int j = 0; j < ni; ++j) dx[j] += d * w[j];
     }
+}
+
+bool dense_fm_available(int n, int no, int ni) {
+  const auto s = xsmm_shape(n, no, ni);
+  return s.fwd && s.gx_fm && s.gw_fm;
+}
+
+void dense_grad_x_fm(int n, int no, int ni, const double* dYf, const double* W, double* dXf) {
+  xsmm_shape(n, no, ni).gx_fm(dYf, W, dXf);
+}
+
+void dense_grad_w_fm(int n, int no, int ni, double scale, const double* dYf, const double* X, double* gW, double* gb) {
+  const std::size_t m = std::size_t(n) * no;
+  double* sdY = scratch(m);
+#pragma omp simd
+  for (std::size_t j = 0; j < m; ++j) sdY[j] = scale * dYf[j];
+  if (gb)
+    for (int i = 0; i < no; ++i) {
+      double g = gb[i];
+      for (int k = 0; k < n; ++k) g += sdY[std::size_t(i) * n + k];
+      gb[i] = g;
+    }
+  xsmm_shape(n, no, ni).gw_fm(X, sdY, gW);
 }
 
 #if defined(__AVX2__) && defined(__FMA__)

@@ -9,7 +9,7 @@
 // variance per layer, activation rates, loss, accuracy), whose cost is reported separately.
 //
 // Usage: bench_net_deep [fc|cnn|all] [steps_fc=2000] [steps_cnn=200] [reps=3] [blas|loops] [gemm|direct]
-// (loops: the batched Dense products as hand-written loops instead of OpenBLAS; direct: the
+// (loops: the batched Dense products as hand-written loops instead of libxsmm (OpenBLAS where it declines); direct: the
 // convolutions by the direct kernels instead of im2col + OpenBLAS; default: default_conv_impl())
 #include <omp.h>
 
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   g_blas = !(argc > 5 && std::strcmp(argv[5], "loops") == 0);
   if (argc > 6) g_conv = std::strcmp(argv[6], "direct") == 0 ? ConvImpl::direct : ConvImpl::gemm;
   std::printf("bench_net_deep: float64, %d hardware threads, batched Dense products by %s, convolutions by %s\n",
-              omp_get_num_procs(), g_blas ? "OpenBLAS" : "hand-written loops",
+              omp_get_num_procs(), g_blas ? "libxsmm (OpenBLAS where it declines)" : "hand-written loops",
               g_conv == ConvImpl::gemm ? "im2col + OpenBLAS" : "direct kernels");
   if (what == "fc" || what == "all") {
     NetConfig c;

@@ -9,8 +9,10 @@
 //  CNN-6 (conv:10 x 6, 5x5, stride 1, 28x28 input): per network, the six convolutions'
 //    forward, weight gradient and input gradient (not for the first layer) for n samples;
 //    16 networks.
-// Backends: "soret" = the trainer's code (src/net/dense_kernels.cpp hand loops and OpenBLAS
-// dgemm; src/net/conv_kernels.cpp register-blocked direct convolutions); "openblas gemv/ger"
+// Backends: "soret" = the trainer's code (src/net/dense_kernels.cpp: hand loops, OpenBLAS
+// dgemm, libxsmm JIT kernels with the transposes they need, the trainer's feature-major backward
+// (|B| > 1) and its one-sample kernels with the step fused into the input gradient (|B| = 1);
+// src/net/conv_kernels.cpp register-blocked direct convolutions); "openblas gemv/ger"
 // (n = 1); "eigen" (Eigen 3.4 maps, single-threaded); im2col + dgemm (OpenBLAS) or + Eigen for
 // the convolutions; "onednn f32" per network; and the ensemble batched into one call
 // ("batched": oneDNN 3-D matmul over the networks; grouped convolution, groups = networks).
@@ -123,7 +125,7 @@ std::vector<Case> fc_cases(FC& f) {
     return [&f, E, n, M, L, impl](int th) {
       per_network(E, th, [&](int e) {
         for (int l = 0; l < L; ++l) {
-          kernels::dense_fwd(impl, n, M, M, &f.X[f.ao(e, l)], &f.W[f.wo(e, l)], &f.Y[f.ao(e, l)]);
+          kernels::dense_fwd(impl, n, M, M, &f.X[f.ao(e, l)], &f.W[f.wo(e, l)], nullptr, &f.Y[f.ao(e, l)]);
           kernels::dense_grad_x(impl, n, M, M, &f.dY[f.ao(e, l)], &f.W[f.wo(e, l)], &f.dX[f.ao(e, l)]);
           kernels::dense_grad_w(impl, n, M, M, -1e-9, &f.dY[f.ao(e, l)], &f.X[f.ao(e, l)], &f.gW[f.wo(e, l)]);
         }
@@ -132,6 +134,29 @@ std::vector<Case> fc_cases(FC& f) {
   };
   cs.push_back({"hand loops (soret)", soret_impl(kernels::DenseImpl::loops), double(E)});
   cs.push_back({"OpenBLAS dgemm (soret)", soret_impl(kernels::DenseImpl::openblas), double(E)});
+  cs.push_back({"libxsmm (soret)", soret_impl(kernels::DenseImpl::xsmm), double(E)});
+  if (n > 1)  // the trainer's passes: forward keeping Yf, the backward on feature-major dY
+    cs.push_back({"libxsmm, feature-major backward (soret, used)", [&f, E, n, M, L](int th) {
+                    per_network(E, th, [&](int e) {
+                      std::vector<double> Yf(size_t(n) * M);
+                      for (int l = 0; l < L; ++l) {
+                        kernels::dense_fwd(kernels::DenseImpl::xsmm, n, M, M, &f.X[f.ao(e, l)], &f.W[f.wo(e, l)], nullptr,
+                                           &f.Y[f.ao(e, l)], Yf.data());
+                        kernels::dense_grad_x_fm(n, M, M, &f.dY[f.ao(e, l)], &f.W[f.wo(e, l)], &f.dX[f.ao(e, l)]);
+                        kernels::dense_grad_w_fm(n, M, M, -1e-9, &f.dY[f.ao(e, l)], &f.X[f.ao(e, l)], &f.gW[f.wo(e, l)], nullptr);
+                      }
+                    });
+                  }, double(E)});
+  else  // the trainer's |B| = 1 step: forward, then input gradient fused with the in-place update
+    cs.push_back({"one-sample kernels, fused step (soret, used)", [&f, E, M, L](int th) {
+                    per_network(E, th, [&](int e) {
+                      for (int l = 0; l < L; ++l) {
+                        kernels::dense_fwd1(M, M, &f.W[f.wo(e, l)], &f.X[f.ao(e, l)], nullptr, &f.Y[f.ao(e, l)]);
+                        kernels::dense_bwd1_inplace(M, M, &f.gW[f.wo(e, l)], nullptr, &f.X[f.ao(e, l)], &f.dY[f.ao(e, l)],
+                                                    &f.dX[f.ao(e, l)], -1e-9);
+                      }
+                    });
+                  }, double(E)});
   if (n == 1)
     cs.push_back({"OpenBLAS dgemv/dger", [&f, E, M, L](int th) {
                     per_network(E, th, [&](int e) {

@@ -10,7 +10,7 @@ pkgs=(build-essential cmake pkg-config
       libboost-dev libboost-program-options-dev
       libhdf5-dev hdf5-tools
       libmuparser-dev librandom123-dev doctest-dev libomp-dev
-      zlib1g-dev libopenblas-openmp-dev dataset-fashion-mnist)
+      zlib1g-dev libopenblas-openmp-dev libxsmm-dev dataset-fashion-mnist)
 for arg in "$@"; do
   case "$arg" in
     --with-python) pkgs+=(python3 python3-numpy python3-h5py python3-matplotlib python3-xarray) ;;

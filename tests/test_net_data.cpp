@@ -1,6 +1,8 @@
 // Data sets and samplers: the readers on small files the test writes, their errors, and the
 // sampling schemes.
 #include <doctest/doctest.h>
+#include <boost/random/normal_distribution.hpp>
+#include <cstring>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "soret/common/error.hpp"
+#include "soret/common/rng.hpp"
 #include "soret/net/dataset.hpp"
 
 using namespace soret;
@@ -200,3 +203,30 @@ TEST_CASE("samplers: epoch shuffles visit every example once per epoch - full pa
 }
 
 TEST_SUITE_END();
+
+TEST_CASE("Gaussian inputs: the batched ziggurat gives Boost's normal_distribution on the Philox stream, bit for bit") {
+  for (int M : {1, 3, 100, 1000}) {
+    CAPTURE(M);
+    NetConfig c;
+    c.M = M;
+    DataSource src(c, 11);
+    std::vector<double> x(M);
+    int checked = 0;
+    for (std::uint64_t e = 0; e < 3; ++e)
+      for (std::uint64_t t = 0; t < (M >= 100 ? 400u : 4000u); t += 7)
+        for (std::uint64_t k : {0ull, 5ull}) {
+          src.sample(e, t, k, x.data());
+          soret::rng::Engine eng(soret::rng::make_key(11, soret::rng::Stream::net_data), e, t ^ (k << 40));
+          boost::random::normal_distribution<double> nd;
+          for (int j = 0; j < M; ++j) {
+            const double r = nd(eng);
+            if (std::memcmp(&r, &x[j], sizeof r) != 0) {
+              CHECK(x[j] == r);
+              return;
+            }
+            ++checked;
+          }
+        }
+    CHECK(checked > 0);
+  }
+}

@@ -1,6 +1,7 @@
 // Layers, the generic backend and its agreement with the fused two-layer kernel.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "soret/common/error.hpp"
 #include "soret/net/deep_trainer.hpp"
 #include "soret/net/trainer.hpp"
+#include "net/dense_kernels.hpp"
 
 using namespace soret;
 using namespace soret::net;
@@ -404,6 +406,79 @@ TEST_CASE("batched Dense products: OpenBLAS and the hand-written loops agree to 
     CHECK(r1.final_params[q] == doctest::Approx(r2.final_params[q]).epsilon(1e-10));
   const auto g1 = r1.rec.slice("grad_var"), g2 = r2.rec.slice("grad_var");
   for (size_t q = 0; q < g1.size(); ++q) CHECK(g1[q] == doctest::Approx(g2[q]).epsilon(1e-9));
+}
+
+TEST_CASE("Dense kernels: libxsmm, OpenBLAS and the loops agree; the one-sample kernels equal row-by-row sums") {
+  using namespace soret::net::kernels;
+  auto val = [](size_t i, double f) { return std::sin(f * double(i) + 0.1); };
+  // shapes: the benchmark's, odd sizes, one output, and one above libxsmm's size limit (OpenBLAS)
+  for (const auto& [n, no, ni] : std::vector<std::array<int, 3>>{{16, 100, 100}, {5, 7, 9}, {3, 1, 13}, {64, 10, 33}, {40, 200, 150}}) {
+    CAPTURE(n);
+    CAPTURE(no);
+    CAPTURE(ni);
+    std::vector<double> X(size_t(n) * ni), W(size_t(no) * ni), b(no), dY(size_t(n) * no);
+    for (size_t i = 0; i < X.size(); ++i) X[i] = val(i, 0.37);
+    for (size_t i = 0; i < W.size(); ++i) W[i] = val(i, 0.71);
+    for (size_t i = 0; i < b.size(); ++i) b[i] = val(i, 1.3);
+    for (size_t i = 0; i < dY.size(); ++i) dY[i] = i % 3 == 0 ? 0.0 : val(i, 0.53);
+    std::vector<double> Y[3], dX[3], gW[3];
+    const DenseImpl impls[3] = {DenseImpl::loops, DenseImpl::openblas, DenseImpl::xsmm};
+    for (int m = 0; m < 3; ++m) {
+      Y[m].assign(size_t(n) * no, 0.0);
+      dX[m].assign(size_t(n) * ni, 0.0);
+      gW[m] = W;
+      dense_fwd(impls[m], n, no, ni, X.data(), W.data(), b.data(), Y[m].data());
+      dense_grad_x(impls[m], n, no, ni, dY.data(), W.data(), dX[m].data());
+      dense_grad_w(impls[m], n, no, ni, -0.3, dY.data(), X.data(), gW[m].data());
+    }
+    for (int m = 1; m < 3; ++m) {
+      for (size_t i = 0; i < Y[0].size(); ++i) CHECK(Y[m][i] == doctest::Approx(Y[0][i]).epsilon(1e-12));
+      for (size_t i = 0; i < dX[0].size(); ++i) CHECK(dX[m][i] == doctest::Approx(dX[0][i]).epsilon(1e-12));
+      for (size_t i = 0; i < gW[0].size(); ++i) CHECK(gW[m][i] == doctest::Approx(gW[0][i]).epsilon(1e-12));
+    }
+    // the backward on feature-major gradients
+    if (dense_fm_available(n, no, ni)) {
+      std::vector<double> dYf(dY.size()), dXf(dX[0].size()), dXs(dX[0].size()), g = W, gb = b, gb0 = b;
+      transpose(n, no, dY.data(), no, dYf.data(), n, nullptr);
+      dense_grad_x_fm(n, no, ni, dYf.data(), W.data(), dXf.data());
+      transpose(ni, n, dXf.data(), n, dXs.data(), ni, nullptr);
+      for (size_t i = 0; i < dXs.size(); ++i) CHECK(dXs[i] == doctest::Approx(dX[0][i]).epsilon(1e-12));
+      dense_grad_w_fm(n, no, ni, -0.3, dYf.data(), X.data(), g.data(), gb.data());
+      for (size_t i = 0; i < g.size(); ++i) CHECK(g[i] == doctest::Approx(gW[0][i]).epsilon(1e-12));
+      for (int k = 0; k < n; ++k)
+        for (int i = 0; i < no; ++i) gb0[i] += -0.3 * dY[size_t(k) * no + i];
+      for (int i = 0; i < no; ++i) CHECK(gb[i] == doctest::Approx(gb0[i]).epsilon(1e-12));
+    } else {
+      CHECK(size_t(n) * no * ni > 1000000);  // only the shape above libxsmm's limit
+    }
+    // one sample: forward with and without bias, and the in-place step with and without dx
+    std::vector<double> y(no), y0(no), dx(ni), dx0(ni, 0.0), W1 = W, W0 = W, b1 = b, b0 = b;
+    for (int withb = 0; withb < 2; ++withb) {
+      dense_fwd1(no, ni, W.data(), X.data(), withb ? b.data() : nullptr, y.data());
+      for (int i = 0; i < no; ++i) {
+        double s = 0;
+        for (int j = 0; j < ni; ++j) s += W[size_t(i) * ni + j] * X[j];
+        CHECK(y[i] == doctest::Approx(s + (withb ? b[i] : 0.0)).epsilon(1e-12));
+      }
+    }
+    for (int i = 0; i < no; ++i) {
+      const double d = dY[i];
+      if (d == 0.0) continue;
+      for (int j = 0; j < ni; ++j) {
+        const double w = W0[size_t(i) * ni + j];
+        dx0[j] += w * d;
+        W0[size_t(i) * ni + j] = w + (-0.3 * d) * X[j];
+      }
+      b0[i] += -0.3 * d;
+    }
+    dense_bwd1_inplace(no, ni, W1.data(), b1.data(), X.data(), dY.data(), dx.data(), -0.3);
+    CHECK(std::memcmp(W1.data(), W0.data(), W0.size() * sizeof(double)) == 0);  // the same arithmetic
+    CHECK(std::memcmp(b1.data(), b0.data(), b0.size() * sizeof(double)) == 0);
+    CHECK(std::memcmp(dx.data(), dx0.data(), dx0.size() * sizeof(double)) == 0);
+    std::vector<double> W2 = W;
+    dense_bwd1_inplace(no, ni, W2.data(), nullptr, X.data(), dY.data(), nullptr, -0.3);
+    CHECK(std::memcmp(W2.data(), W0.data(), W0.size() * sizeof(double)) == 0);
+  }
 }
 
 TEST_CASE("convolutions by im2col + OpenBLAS and by the direct kernels give the same outputs and gradients") {

@@ -208,15 +208,7 @@ ConvImpl default_conv_impl() {
 namespace {
 
 void dense_forward(const Layer& l, const double* p, const double* __restrict x, double* __restrict y) {
-  const int n = int(l.in.size()), m = int(l.out.size());
-  const double* W = p + l.w_off;
-  for (int i = 0; i < m; ++i) {
-    const double* w = W + size_t(i) * n;
-    double s = 0;
-#pragma omp simd reduction(+ : s)
-    for (int j = 0; j < n; ++j) s += w[j] * x[j];
-    y[i] = s + (l.bias ? p[l.b_off + i] : 0.0);
-  }
+  kernels::dense_fwd1(int(l.out.size()), int(l.in.size()), p + l.w_off, x, l.bias ? p + l.b_off : nullptr, y);
 }
 
 /// dx (may be null) = W^T dy; gW += scale dy x^T; gb += scale dy. g may be p itself (an SGD step
@@ -225,26 +217,7 @@ void dense_backward(const Layer& l, const double* p, const double* __restrict x,
                     double* __restrict dx, double* g, double scale) {
   const int n = int(l.in.size()), m = int(l.out.size());
   if (g == p) {
-    double* W = g + l.w_off;
-    if (dx) std::fill(dx, dx + n, 0.0);
-    for (int i = 0; i < m; ++i) {
-      const double d = dy[i];
-      if (d == 0.0) continue;
-      const double sd = scale * d;
-      double* w = W + size_t(i) * n;
-      if (dx) {
-#pragma omp simd
-        for (int j = 0; j < n; ++j) {
-          const double wj = w[j];
-          dx[j] += wj * d;
-          w[j] = wj + sd * x[j];
-        }
-      } else {
-#pragma omp simd
-        for (int j = 0; j < n; ++j) w[j] += sd * x[j];
-      }
-      if (l.bias) g[l.b_off + i] += sd;
-    }
+    kernels::dense_bwd1_inplace(m, n, g + l.w_off, l.bias ? g + l.b_off : nullptr, x, dy, dx, scale);
     return;
   }
   const double* W = p + l.w_off;
@@ -459,7 +432,24 @@ void backward(const Architecture& a, const double* p, const double* dout, Worksp
 
 namespace {
 kernels::DenseImpl impl(const BatchWorkspace& ws) {
-  return ws.blas ? kernels::DenseImpl::openblas : kernels::DenseImpl::loops;
+  return ws.blas ? kernels::DenseImpl::xsmm : kernels::DenseImpl::loops;
+}
+
+/// Whether the passes of n samples run on feature-major Dense outputs and gradients (see
+/// BatchWorkspace::fm): Dense and ReLU layers only, every Dense shape with libxsmm kernels.
+bool use_fm(const Architecture& a, int n, BatchWorkspace& ws) {
+  if (!ws.blas) return false;
+  if (ws.fm_n == n) return ws.fm_on;
+  ws.fm_n = n;
+  ws.fm_on = false;
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    const Layer& l = a.layers[i];
+    const bool ok = l.kind == LayerKind::relu ? i > 0 && a.layers[i - 1].kind == LayerKind::dense
+                                               : kernels::dense_fm_available(n, int(l.out.size()), int(l.in.size()));
+    if (!ok) return false;
+  }
+  ws.fm_on = true;
+  return true;
 }
 }  // namespace
 
@@ -474,10 +464,20 @@ BatchWorkspace::BatchWorkspace(const Architecture& a, int n_) : n(n_), one(a) {
   for (const auto& l : a.layers)
     if (l.kind == LayerKind::conv2d) m = std::max(m, l.w_size + l.b_size);
   scratch.resize(m);
+  bool dense_relu = true;
+  for (const auto& l : a.layers) dense_relu = dense_relu && (l.kind == LayerKind::dense || l.kind == LayerKind::relu);
+  if (dense_relu) {
+    fm.resize(a.layers.size() + 1);
+    for (size_t i = 0; i < a.layers.size(); ++i)
+      if (a.layers[i].kind == LayerKind::dense) fm[i + 1].resize(size_t(n) * a.layers[i].out.size());
+    dfm0.resize(size_t(n) * a.max_activation());
+    dfm1.resize(size_t(n) * a.max_activation());
+  }
 }
 
 void forward_batch(const Architecture& a, const double* p, const double* X, int n, BatchWorkspace& ws) {
   std::copy_n(X, size_t(n) * a.input.size(), ws.act[0].data());
+  const bool fm = !ws.fm.empty() && use_fm(a, n, ws);
   for (size_t i = 0; i < a.layers.size(); ++i) {
     const Layer& l = a.layers[i];
     const double* in = ws.act[i].data();
@@ -485,14 +485,8 @@ void forward_batch(const Architecture& a, const double* p, const double* X, int 
     const size_t ni = l.in.size(), no = l.out.size();
     switch (l.kind) {
       case LayerKind::dense:
-        kernels::dense_fwd(impl(ws), n, int(no), int(ni), in, p + l.w_off, out);
-        if (l.bias)
-          for (int k = 0; k < n; ++k) {
-            double* y = out + size_t(k) * no;
-            const double* b = p + l.b_off;
-#pragma omp simd
-            for (size_t j = 0; j < no; ++j) y[j] += b[j];
-          }
+        kernels::dense_fwd(impl(ws), n, int(no), int(ni), in, p + l.w_off, l.bias ? p + l.b_off : nullptr, out,
+                           fm ? ws.fm[i + 1].data() : nullptr);
         break;
       case LayerKind::conv2d:
         for (int k = 0; k < n; ++k) conv_forward(l, p, in + size_t(k) * ni, out + size_t(k) * no, ws.one);
@@ -510,6 +504,28 @@ void forward_batch(const Architecture& a, const double* p, const double* X, int 
 
 void backward_batch(const Architecture& a, const double* p, const double* dY, int n, BatchWorkspace& ws, double* grad,
                     double scale, double* sq) {
+  if (!sq && !ws.fm.empty() && use_fm(a, n, ws)) {  // on feature-major gradients
+    double* d = ws.dfm0.data();
+    double* dn = ws.dfm1.data();
+    const int O = int(a.layers.back().out.size());
+    kernels::transpose(n, O, dY, O, d, n, nullptr);
+    for (size_t i = a.layers.size(); i-- > 0;) {
+      const Layer& l = a.layers[i];
+      const int ni = int(l.in.size()), no = int(l.out.size());
+      if (l.kind == LayerKind::dense) {
+        // dx first: grad may be p itself (an SGD step in place)
+        if (i > 0) kernels::dense_grad_x_fm(n, no, ni, d, p + l.w_off, dn);
+        kernels::dense_grad_w_fm(n, no, ni, scale, d, ws.act[i].data(), grad + l.w_off, l.bias ? grad + l.b_off : nullptr);
+      } else {  // relu, after a Dense layer (kept feature-major by forward_batch)
+        const double* z = ws.fm[i].data();
+        const size_t m = size_t(n) * ni;
+#pragma omp simd
+        for (size_t j = 0; j < m; ++j) dn[j] = z[j] > 0 ? d[j] : 0.0;
+      }
+      std::swap(d, dn);
+    }
+    return;
+  }
   double* d = ws.d0.data();
   double* dn = ws.d1.data();
   std::copy_n(dY, size_t(n) * a.layers.back().out.size(), d);

@@ -119,7 +119,14 @@ struct BatchWorkspace {
   std::vector<std::vector<double>> act;
   std::vector<double> d0, d1, scratch;  ///< gradients wrt activations; per-sample conv gradients
   Workspace one;                        ///< the convolution kernels' scratch
-  bool blas = true;                     ///< Dense products by OpenBLAS (else hand-written loops)
+  bool blas = true;                     ///< Dense products by libxsmm / OpenBLAS (else hand-written loops)
+  /// Dense/ReLU-only nets on libxsmm: each Dense output also kept feature-major (fm[i + 1] for
+  /// layer i), and the backward without sq runs on feature-major gradients (fm_n: the n it was
+  /// set up for, -1 none).
+  std::vector<std::vector<double>> fm;
+  std::vector<double> dfm0, dfm1;
+  int fm_n = -1;
+  bool fm_on = false;
 };
 
 /// Forward pass of n <= ws.n samples (X: n x input().size()); outputs in ws.act.back() (n x outputs).

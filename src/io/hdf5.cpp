@@ -284,10 +284,9 @@ struct AtomicFile::Image {
     const std::size_t m = pages(n);
     void* p = mem ? ::mremap(mem, mapped, m, MREMAP_MAYMOVE)
                   : ::mmap(nullptr, m, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    // (No huge-page advice: after a long run its faults compacted memory; the output of a 2M-walker
+    // run took 0.07-0.08 s with it, 0.05 s without, interleaved.)
     if (p == MAP_FAILED) return nullptr;
-#ifdef MADV_HUGEPAGE
-    if (m >= (std::size_t(1) << 21)) ::madvise(p, m, MADV_HUGEPAGE);  // advice only
-#endif
     mem = p;
     mapped = m;
     size = n;

@@ -280,9 +280,17 @@ TEST_CASE("a power fit whose 95% interval is wider than its value is flagged unr
   CHECK(2 * 1.96 * p.se > std::abs(p.slope));
   CHECK(p.unresolved());
   CHECK(p.text().rfind("unresolved", 0) == 0);
-  // one usable point: no fit
+  // one usable point: no fit, and the text says so instead of printing NaN
   r[1].rate = 0.0;
   CHECK(power_fit(r, "eta").unresolved());
+  CHECK(power_fit(r, "eta").text().rfind("not determined", 0) == 0);
+  // rates that are NaN (fewer than 4 records in the early window): the same
+  r[0].rate = r[1].rate = NAN;
+  r[0].se = r[1].se = NAN;
+  const auto none = power_fit(r, "eta");
+  CHECK(none.points == 0);
+  CHECK(none.text().find("nan") == std::string::npos);
+  CHECK(none.text().rfind("not determined", 0) == 0);
 }
 
 TEST_SUITE_END();

@@ -408,7 +408,7 @@ TEST_CASE("batched Dense products: OpenBLAS and the hand-written loops agree to 
   for (size_t q = 0; q < g1.size(); ++q) CHECK(g1[q] == doctest::Approx(g2[q]).epsilon(1e-9));
 }
 
-TEST_CASE("Dense kernels: libxsmm, OpenBLAS and the loops agree; the one-sample kernels equal row-by-row sums") {
+TEST_CASE("Dense kernels: libxsmm, OpenBLAS and the loops agree - and the one-sample kernels equal row-by-row sums") {
   using namespace soret::net::kernels;
   auto val = [](size_t i, double f) { return std::sin(f * double(i) + 0.1); };
   // shapes: the benchmark's, odd sizes, one output, and one above libxsmm's size limit (OpenBLAS)

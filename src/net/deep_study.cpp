@@ -198,7 +198,11 @@ std::string deep_summary(const DeepSweep& s, const DeepSweepOutput& o) {
   }
   for (const auto& r : o.rates)
     if (r.quantity == "grad_var") {
-      std::snprintf(buf, sizeof buf, "  early rate grad_var %-18s %.3g +- %.2g per step\n", r.run.c_str(), r.rate, r.se);
+      if (std::isfinite(r.rate) && std::isfinite(r.se))
+        std::snprintf(buf, sizeof buf, "  early rate grad_var %-18s %.3g +- %.2g per step\n", r.run.c_str(), r.rate, r.se);
+      else  // fewer than 4 records in the window (or 2 networks): no slope
+        std::snprintf(buf, sizeof buf, "  early rate grad_var %-18s not determined (too few records in the window)\n",
+                      r.run.c_str());
       out += buf;
     }
   for (const auto& p : o.fits) {

@@ -210,7 +210,10 @@ EarlyRate early_rate(const Series& r, const std::string& run, const std::string&
 std::string PowerFit::text() const {
   char b[160];
   const char* v = variable == "eta" ? "eta" : "|B|";
-  if (unresolved())
+  if (points < 2 || !std::isfinite(slope) || !std::isfinite(se))
+    std::snprintf(b, sizeof b, "not determined: %d run(s) with an early rate (at least 4 records in the window per network needed)",
+                  points);
+  else if (unresolved())
     std::snprintf(b, sizeof b, "unresolved: %s^%.2f +- %.2f (95%% interval wider than the value)", v, slope, se);
   else
     std::snprintf(b, sizeof b, "%s^%.2f [%.2f, %.2f]", v, slope, slope - 1.96 * se, slope + 1.96 * se);

@@ -100,6 +100,14 @@ double* scratch(std::size_t size) {
   return v.data();
 }
 
+/// scale v (m values) in the scratch (libxsmm's kernels take alpha = 1 only).
+const double* scaled(double scale, const double* v, std::size_t m) {
+  double* s = scratch(m);
+#pragma omp simd
+  for (std::size_t j = 0; j < m; ++j) s[j] = scale * v[j];
+  return s;
+}
+
 }  // namespace
 
 void dense_fwd(DenseImpl impl, int n, int no, int ni, const double* X, const double* W, const double* b, double* Y,
@@ -149,11 +157,7 @@ void dense_fwd(DenseImpl impl, int n, int no, int ni, const double* X, const dou
 void dense_grad_w(DenseImpl impl, int n, int no, int ni, double scale, const double* dY, const double* X, double* gW) {
   if (impl == DenseImpl::xsmm) {
     if (const auto s = xsmm_shape(n, no, ni); s.gw) {
-      const std::size_t m = std::size_t(n) * no;
-      double* sdY = scratch(m);
-#pragma omp simd
-      for (std::size_t j = 0; j < m; ++j) sdY[j] = scale * dY[j];
-      s.gw(X, sdY, gW);
+      s.gw(X, scaled(scale, dY, std::size_t(n) * no), gW);
       return;
     }
     impl = DenseImpl::openblas;
@@ -207,10 +211,7 @@ void dense_grad_x_fm(int n, int no, int ni, const double* dYf, const double* W, 
 }
 
 void dense_grad_w_fm(int n, int no, int ni, double scale, const double* dYf, const double* X, double* gW, double* gb) {
-  const std::size_t m = std::size_t(n) * no;
-  double* sdY = scratch(m);
-#pragma omp simd
-  for (std::size_t j = 0; j < m; ++j) sdY[j] = scale * dYf[j];
+  const double* sdY = scaled(scale, dYf, std::size_t(n) * no);
   if (gb)
     for (int i = 0; i < no; ++i) {
       double g = gb[i];
@@ -219,6 +220,23 @@ void dense_grad_w_fm(int n, int no, int ni, double scale, const double* dYf, con
     }
   xsmm_shape(n, no, ni).gw_fm(X, sdY, gW);
 }
+
+namespace {
+
+/// The one-sample in-place step without an input gradient: W_i += scale dy_i x, b_i += scale dy_i.
+void step_rows(int no, int ni, double* W, double* b, const double* x, const double* dy, double scale) {
+  for (int i = 0; i < no; ++i) {
+    const double d = dy[i];
+    if (d == 0.0) continue;
+    const double sd = scale * d;
+    double* w = W + std::size_t(i) * ni;
+#pragma omp simd
+    for (int j = 0; j < ni; ++j) w[j] += sd * x[j];
+    if (b) b[i] += sd;
+  }
+}
+
+}  // namespace
 
 #if defined(__AVX2__) && defined(__FMA__)
 
@@ -310,18 +328,7 @@ inline void rows_step(int ni, double* W, const int* rows, const double* d, const
 }  // namespace
 
 void dense_bwd1_inplace(int no, int ni, double* W, double* b, const double* x, const double* dy, double* dx, double scale) {
-  if (!dx) {
-    for (int i = 0; i < no; ++i) {
-      const double d = dy[i];
-      if (d == 0.0) continue;
-      const double sd = scale * d;
-      double* w = W + std::size_t(i) * ni;
-#pragma omp simd
-      for (int j = 0; j < ni; ++j) w[j] += sd * x[j];
-      if (b) b[i] += sd;
-    }
-    return;
-  }
+  if (!dx) return step_rows(no, ni, W, b, x, dy, scale);
   std::fill_n(dx, ni, 0.0);
   int rows[4];
   double d[4], sd[4];
@@ -358,22 +365,18 @@ void dense_fwd1(int no, int ni, const double* W, const double* x, const double* 
 }
 
 void dense_bwd1_inplace(int no, int ni, double* W, double* b, const double* x, const double* dy, double* dx, double scale) {
-  if (dx) std::fill_n(dx, ni, 0.0);
+  if (!dx) return step_rows(no, ni, W, b, x, dy, scale);
+  std::fill_n(dx, ni, 0.0);
   for (int i = 0; i < no; ++i) {
     const double d = dy[i];
     if (d == 0.0) continue;
     const double sd = scale * d;
     double* w = W + size_t(i) * ni;
-    if (dx) {
 #pragma omp simd
-      for (int j = 0; j < ni; ++j) {
-        const double wj = w[j];
-        dx[j] += wj * d;
-        w[j] = wj + sd * x[j];
-      }
-    } else {
-#pragma omp simd
-      for (int j = 0; j < ni; ++j) w[j] += sd * x[j];
+    for (int j = 0; j < ni; ++j) {
+      const double wj = w[j];
+      dx[j] += wj * d;
+      w[j] = wj + sd * x[j];
     }
     if (b) b[i] += sd;
   }

@@ -73,6 +73,15 @@ bool settle(const AxisSpec& a, double& x) {
   }
 }
 
+/// Applies the boundaries to walker w's drawn position q and stores it.
+void place(const WalkModel& m, std::vector<double>& q, std::uint64_t w, std::vector<std::vector<double>>& x,
+           std::vector<std::uint8_t>& alive) {
+  bool live = true;
+  for (int a = 0; a < m.dim; ++a) live = settle(m.axes[a], q[a]) && live;
+  for (int a = 0; a < m.dim; ++a) x[a][w] = q[a];
+  alive[w] = live ? 1 : 0;
+}
+
 }  // namespace
 
 void validate_stored_ensemble(const StoredEnsemble& s, const WalkModel& m) {
@@ -149,10 +158,7 @@ void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed
                    : kind == InitSpec::Kind::point ? spec.point[a]
                                                    : spec.mu + spec.sigma * rs.normal();
         }
-        bool live = true;
-        for (int a = 0; a < d; ++a) live = settle(m.axes[a], q[a]) && live;
-        for (int a = 0; a < d; ++a) x[a][w] = q[a];
-        alive[w] = live ? 1 : 0;
+        place(m, q, std::uint64_t(w), x, alive);
       }
     }
     return;
@@ -193,10 +199,7 @@ void sample_initial(const WalkModel& m, const InitSpec& spec, std::uint64_t seed
           break;
         }
       }
-      bool live = true;
-      for (int a = 0; a < d; ++a) live = settle(m.axes[a], q[a]) && live;
-      for (int a = 0; a < d; ++a) x[a][w] = q[a];
-      alive[w] = live ? 1 : 0;
+      place(m, q, std::uint64_t(w), x, alive);
     });
   }
   guard.rethrow();
